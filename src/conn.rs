@@ -1,0 +1,231 @@
+//! State one connection shares between its read loop, its write loop, its sessions, the timer
+//! and the server.
+
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::close::{CloseCode, CloseReason};
+
+/// Life phases, in order; the timer's duty depends on the phase.
+pub(crate) const HANDSHAKE: u8 = 0;
+pub(crate) const OPEN: u8 = 1;
+pub(crate) const CLOSING: u8 = 2;
+pub(crate) const DONE: u8 = 3;
+
+/// Why the timer (or the server) cut a connection's socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Cut {
+    None = 0,
+    HandshakeTimeout = 1,
+    PingTimeout = 2,
+    CloseTimeout = 3,
+    Shutdown = 4,
+    WriteFailed = 5,
+    /// The read side ended; the write loop must stop.
+    Ended = 6,
+}
+
+impl Cut {
+    fn from_u8(v: u8) -> Cut {
+        match v {
+            1 => Cut::HandshakeTimeout,
+            2 => Cut::PingTimeout,
+            3 => Cut::CloseTimeout,
+            4 => Cut::Shutdown,
+            5 => Cut::WriteFailed,
+            6 => Cut::Ended,
+            _ => Cut::None,
+        }
+    }
+}
+
+/// What the read loop, the timer and sessions ask the write loop to do, ahead of data.
+#[derive(Debug)]
+pub(crate) enum Ctrl {
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    /// A close was requested: flush the queued data, then send it.
+    Close,
+    /// Stop at once, sending nothing more (the connection is already dead).
+    Abort,
+}
+
+/// Capacity of the control lane; pings and pongs are tiny and the writer serves it first.
+pub(crate) const CTRL_CAPACITY: usize = 16;
+
+/// The close frames of the closing handshake, as far as it got.
+#[derive(Debug, Default)]
+pub(crate) struct CloseState {
+    /// A close we want to send (taken by the writer).
+    pub(crate) requested: Option<(CloseCode, String)>,
+    /// The close frame we sent.
+    pub(crate) sent: Option<(CloseCode, String)>,
+    /// The close frame the peer sent (code 1005 when it had none).
+    pub(crate) received: Option<(CloseCode, String)>,
+    /// The final reason, once the connection has ended.
+    pub(crate) reason: Option<CloseReason>,
+}
+
+/// One connection's shared state.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub(crate) id: u64,
+    pub(crate) peer: SocketAddr,
+    /// A clone of the socket, used only to shut it down from other threads.
+    socket: TcpStream,
+    phase: AtomicU8,
+    cut: AtomicU8,
+    close_pending: AtomicBool,
+    /// Milliseconds (server clock) of: creation, last byte received, close request.
+    pub(crate) created_ms: u64,
+    last_rx_ms: AtomicU64,
+    close_requested_ms: AtomicU64,
+    /// Timer-owned ping bookkeeping.
+    pub(crate) ping_sent_ms: AtomicU64,
+    pub(crate) next_ping_ms: AtomicU64,
+    /// Whether the timer sends pings on this connection (raw routes manage their own).
+    pub(crate) auto_ping: AtomicBool,
+    pub(crate) ctrl_tx: Sender<Ctrl>,
+    pub(crate) close: Mutex<CloseState>,
+    timer_wake: Sender<()>,
+}
+
+impl Conn {
+    /// A new connection in the handshake phase, and the receiving end of its control lane.
+    pub(crate) fn new(
+        id: u64,
+        peer: SocketAddr,
+        socket: TcpStream,
+        now_ms: u64,
+        timer_wake: Sender<()>,
+    ) -> (Conn, Receiver<Ctrl>) {
+        let (ctrl_tx, ctrl_rx) = crossbeam_channel::bounded(CTRL_CAPACITY);
+        let conn = Conn {
+            id,
+            peer,
+            socket,
+            phase: AtomicU8::new(HANDSHAKE),
+            cut: AtomicU8::new(Cut::None as u8),
+            close_pending: AtomicBool::new(false),
+            created_ms: now_ms,
+            last_rx_ms: AtomicU64::new(now_ms),
+            close_requested_ms: AtomicU64::new(0),
+            ping_sent_ms: AtomicU64::new(0),
+            next_ping_ms: AtomicU64::new(u64::MAX),
+            auto_ping: AtomicBool::new(true),
+            ctrl_tx,
+            close: Mutex::new(CloseState::default()),
+            timer_wake,
+        };
+        (conn, ctrl_rx)
+    }
+
+    pub(crate) fn phase(&self) -> u8 {
+        self.phase.load(Ordering::Acquire)
+    }
+
+    /// Moves to `phase` (phases only advance) and lets the timer recompute its deadlines.
+    pub(crate) fn advance(&self, phase: u8) {
+        self.phase.fetch_max(phase, Ordering::AcqRel);
+        let _ = self.timer_wake.send(());
+    }
+
+    /// Records that bytes arrived (any frame proves the peer alive).
+    pub(crate) fn touch(&self, now_ms: u64) {
+        self.last_rx_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    pub(crate) fn last_rx_ms(&self) -> u64 {
+        self.last_rx_ms.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn close_requested_ms(&self) -> u64 {
+        self.close_requested_ms.load(Ordering::Relaxed)
+    }
+
+    /// Whether a close has been requested (nothing more may be queued after it).
+    pub(crate) fn close_pending(&self) -> bool {
+        self.close_pending.load(Ordering::Acquire)
+    }
+
+    /// Asks the write loop to flush what is queued, then send a close frame. Returns `false`
+    /// if a close was already requested (the first request wins).
+    pub(crate) fn request_close(&self, code: CloseCode, reason: &str, now_ms: u64) -> bool {
+        {
+            let mut close = self.close.lock().unwrap_or_else(|e| e.into_inner());
+            if close.requested.is_some() || close.sent.is_some() || self.phase() >= DONE {
+                return false;
+            }
+            close.requested = Some((code, truncate_reason(reason).to_owned()));
+        }
+        self.close_requested_ms.store(now_ms, Ordering::Relaxed);
+        self.close_pending.store(true, Ordering::Release);
+        // If the lane is full the writer is busy and checks `close_pending` after its batch.
+        let _ = self.ctrl_tx.try_send(Ctrl::Close);
+        self.advance(CLOSING);
+        true
+    }
+
+    /// Cuts the socket (both directions) for `why`, unless it was already cut.
+    pub(crate) fn cut(&self, why: Cut) {
+        if self
+            .cut
+            .compare_exchange(
+                Cut::None as u8,
+                why as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+        {
+            log::debug!("{}: connection cut: {why:?}", self.peer);
+            let how = if why == Cut::HandshakeTimeout {
+                Shutdown::Read
+            } else {
+                Shutdown::Both
+            };
+            let _ = self.socket.shutdown(how);
+            let _ = self.ctrl_tx.try_send(Ctrl::Abort);
+        }
+    }
+
+    pub(crate) fn cut_reason(&self) -> Cut {
+        Cut::from_u8(self.cut.load(Ordering::Acquire))
+    }
+
+    /// The final close reason, once set.
+    pub(crate) fn reason(&self) -> Option<CloseReason> {
+        self.close
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reason
+            .clone()
+    }
+}
+
+/// A close reason must fit a control frame: 123 bytes, cut at a character boundary.
+pub(crate) fn truncate_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_cut_on_char_boundaries() {
+        let long = "é".repeat(100); // 200 bytes
+        let cut = truncate_reason(&long);
+        assert!(cut.len() <= 123);
+        assert_eq!(cut.len() % 2, 0);
+        assert_eq!(truncate_reason("bye"), "bye");
+    }
+}

@@ -1,0 +1,226 @@
+//! Typed errors of syncws.
+
+use std::fmt;
+use std::io;
+
+use crate::close::CloseCode;
+use crate::message::Message;
+
+/// Result alias used throughout syncws.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in syncws.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O error on the socket or the listener.
+    Io(io::Error),
+    /// The peer broke RFC 6455; the connection was closed with 1002.
+    Protocol(ProtocolError),
+    /// A text message (or close reason) was not valid UTF-8; closed with 1007.
+    InvalidUtf8,
+    /// A frame announced a payload larger than `max_frame_size`; closed with 1009.
+    FrameTooLarge {
+        /// Announced payload length.
+        size: u64,
+        /// The configured limit.
+        max: usize,
+    },
+    /// A message grew past `max_message_size`; closed with 1009.
+    MessageTooLarge {
+        /// Size the message would have reached.
+        size: u64,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The peer sent nothing (not even a pong) within `timeout` after a ping.
+    PingTimeout,
+    /// A handler panicked; the connection was closed with 1011.
+    HandlerPanicked,
+    /// The session is closed or closing: nothing more can be sent.
+    Closed,
+    /// The session's outgoing queue is full (only from non-blocking sends).
+    QueueFull,
+    /// A thread could not be started.
+    Spawn(io::Error),
+}
+
+/// The ways a peer can break the WebSocket framing rules (RFC 6455 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A client frame arrived without a mask.
+    UnmaskedFrame,
+    /// A reserved bit (RSV1-3) was set that no negotiated extension claims.
+    ReservedBits,
+    /// A reserved opcode was used.
+    BadOpcode(u8),
+    /// A control frame was fragmented.
+    FragmentedControl,
+    /// A control frame carried more than 125 bytes.
+    ControlTooLong,
+    /// A continuation frame arrived with no message in progress.
+    UnexpectedContinuation,
+    /// A new data frame arrived while a fragmented message was in progress.
+    ExpectedContinuation,
+    /// A close frame carried a one-byte payload.
+    BadClosePayload,
+    /// A close frame carried a code that may not be sent on the wire.
+    InvalidCloseCode(u16),
+}
+
+impl Error {
+    /// The close code the server sends when this error ends a connection.
+    ///
+    /// ```
+    /// use syncws::{CloseCode, Error};
+    /// assert_eq!(Error::InvalidUtf8.close_code(), CloseCode::INVALID_PAYLOAD);
+    /// ```
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            Error::Protocol(_) => CloseCode::PROTOCOL_ERROR,
+            Error::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            Error::FrameTooLarge { .. } | Error::MessageTooLarge { .. } => CloseCode::TOO_BIG,
+            Error::HandlerPanicked => CloseCode::INTERNAL_ERROR,
+            Error::PingTimeout | Error::Io(_) => CloseCode::ABNORMAL,
+            _ => CloseCode::INTERNAL_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Protocol(p) => write!(f, "protocol error: {p}"),
+            Error::InvalidUtf8 => f.write_str("invalid UTF-8 in a text message or close reason"),
+            Error::FrameTooLarge { size, max } => {
+                write!(f, "frame of {size} bytes exceeds max_frame_size {max}")
+            }
+            Error::MessageTooLarge { size, max } => {
+                write!(f, "message of {size} bytes exceeds max_message_size {max}")
+            }
+            Error::PingTimeout => f.write_str("peer did not answer a ping in time"),
+            Error::HandlerPanicked => f.write_str("handler panicked"),
+            Error::Closed => f.write_str("session is closed"),
+            Error::QueueFull => f.write_str("outgoing queue is full"),
+            Error::Spawn(e) => write!(f, "could not spawn a thread: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::UnmaskedFrame => f.write_str("unmasked client frame"),
+            ProtocolError::ReservedBits => f.write_str("reserved bits set"),
+            ProtocolError::BadOpcode(op) => write!(f, "reserved opcode {op:#x}"),
+            ProtocolError::FragmentedControl => f.write_str("fragmented control frame"),
+            ProtocolError::ControlTooLong => f.write_str("control frame longer than 125 bytes"),
+            ProtocolError::UnexpectedContinuation => {
+                f.write_str("continuation frame without a message in progress")
+            }
+            ProtocolError::ExpectedContinuation => {
+                f.write_str("new data frame while a fragmented message is in progress")
+            }
+            ProtocolError::BadClosePayload => f.write_str("close frame with a 1-byte payload"),
+            ProtocolError::InvalidCloseCode(c) => write!(f, "close code {c} is not allowed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) | Error::Spawn(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Error::Protocol(e)
+    }
+}
+
+/// A blocking send failed because the session is closed; the message is handed back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendError(pub Message);
+
+impl SendError {
+    /// The message that could not be sent.
+    pub fn into_inner(self) -> Message {
+        self.0
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("sending on a closed session")
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// A non-blocking send failed; the message is handed back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrySendError {
+    /// The outgoing queue is full (the peer reads slower than the session sends).
+    Full(Message),
+    /// The session is closed or closing.
+    Closed(Message),
+}
+
+impl TrySendError {
+    /// The message that could not be sent.
+    pub fn into_inner(self) -> Message {
+        match self {
+            TrySendError::Full(m) | TrySendError::Closed(m) => m,
+        }
+    }
+
+    /// Whether the send failed because the queue was full.
+    pub fn is_full(&self) -> bool {
+        matches!(self, TrySendError::Full(_))
+    }
+
+    /// Whether the send failed because the session is closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, TrySendError::Closed(_))
+    }
+}
+
+impl fmt::Display for TrySendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("outgoing queue is full"),
+            TrySendError::Closed(_) => f.write_str("sending on a closed session"),
+        }
+    }
+}
+
+impl std::error::Error for TrySendError {}
+
+impl From<SendError> for Error {
+    fn from(_: SendError) -> Self {
+        Error::Closed
+    }
+}
+
+impl From<TrySendError> for Error {
+    fn from(e: TrySendError) -> Self {
+        match e {
+            TrySendError::Full(_) => Error::QueueFull,
+            TrySendError::Closed(_) => Error::Closed,
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! # syncws
+//!
+//! A synchronous, thread-per-connection WebSocket server for constrained and embedded Linux.
+//! The API follows Ktor's server WebSockets plugin, in blocking Rust: a [`Config`] of options,
+//! routes served by a [`Handler`] per connection (or a function reading
+//! [`Session::incoming`]), and a [`Session`] handle that sends, closes and tells about the
+//! connection from any thread.
+//!
+//! Each connection has a read loop (on its own thread, calling the handler) and a write loop
+//! (a second thread, the only writer of the socket) linked by bounded crossbeam channels. One
+//! timer thread per server sends pings and enforces every timeout.
+//!
+//! ```no_run
+//! use syncws::{CloseCode, CloseReason, Config, Handler, Message, Server, Session};
+//!
+//! struct Echo;
+//!
+//! impl Handler for Echo {
+//!     fn on_open(&mut self, session: &Session) {
+//!         println!("{} connected to {}", session.remote_addr(), session.request().path());
+//!     }
+//!     fn on_message(&mut self, session: &Session, message: Message) {
+//!         if message.as_text() == Some("bye") {
+//!             session.close(CloseCode::NORMAL, "Client said BYE");
+//!         } else {
+//!             let _ = session.send(message);
+//!         }
+//!     }
+//!     fn on_close(&mut self, _session: &Session, reason: &CloseReason) {
+//!         println!("closed: {reason}");
+//!     }
+//! }
+//!
+//! let server = Server::new(Config::default()).route("/echo", || Echo).bind("127.0.0.1:8080")?;
+//! // ... later, from the thread that owns the handle:
+//! server.shutdown();
+//! # Ok::<(), syncws::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations)]
+
+mod close;
+mod config;
+mod conn;
+mod connection;
+mod error;
+mod frame_read;
+mod frame_write;
+mod handler;
+mod handshake;
+mod inbuf;
+mod mask;
+mod message;
+mod reader;
+mod request;
+mod route;
+mod server;
+mod session;
+mod timer;
+mod utf8;
+mod writer;
+
+pub use crate::close::{CloseCode, CloseReason};
+pub use crate::config::Config;
+pub use crate::error::{Error, ProtocolError, Result, SendError, TrySendError};
+pub use crate::handler::Handler;
+pub use crate::message::Message;
+pub use crate::request::Request;
+pub use crate::route::Route;
+pub use crate::server::{Server, ServerHandle};
+pub use crate::session::Session;

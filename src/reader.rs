@@ -1,0 +1,215 @@
+//! The read loop: frames in, complete messages out, control frames handled, every protocol
+//! rule of RFC 6455 §5 checked.
+
+use std::io;
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use tungstenite::protocol::frame::coding::{Control, OpCode};
+
+use crate::close::CloseCode;
+use crate::config::Config;
+use crate::conn::{Conn, Ctrl};
+use crate::error::{Error, ProtocolError};
+use crate::frame_read::{FrameReader, Header, is_text};
+use crate::message::Message;
+use crate::timer::Clock;
+use crate::utf8::Utf8Check;
+
+/// How the read loop ended.
+#[derive(Debug)]
+pub(crate) enum Ending {
+    /// The peer sent a valid close frame (code 1005 when it carried none).
+    PeerClose(CloseCode, String),
+    /// The stream ended or failed without a close frame.
+    Dropped(Option<io::Error>),
+    /// The peer broke the protocol (or a limit); the connection must fail with this error.
+    Failed(Error),
+}
+
+/// Where complete messages go.
+pub(crate) trait Deliver {
+    fn deliver(&mut self, message: Message);
+}
+
+/// The read side of one connection.
+pub(crate) struct ReadLoop<'a> {
+    pub(crate) stream: &'a mut TcpStream,
+    pub(crate) frames: FrameReader,
+    pub(crate) conn: &'a Arc<Conn>,
+    pub(crate) clock: Clock,
+    pub(crate) config: &'a Config,
+    /// The message being assembled and whether it is text (`None`: no message in progress).
+    message: Vec<u8>,
+    text: Option<bool>,
+    utf8: Utf8Check,
+}
+
+impl<'a> ReadLoop<'a> {
+    pub(crate) fn new(
+        stream: &'a mut TcpStream,
+        frames: FrameReader,
+        conn: &'a Arc<Conn>,
+        clock: Clock,
+        config: &'a Config,
+    ) -> Self {
+        ReadLoop {
+            stream,
+            frames,
+            conn,
+            clock,
+            config,
+            message: Vec::new(),
+            text: None,
+            utf8: Utf8Check::default(),
+        }
+    }
+
+    /// Reads until the peer closes, the stream ends, or the peer breaks a rule.
+    pub(crate) fn run(&mut self, sink: &mut dyn Deliver) -> Ending {
+        loop {
+            match self.step(sink) {
+                Ok(None) => {}
+                Ok(Some(ending)) => return ending,
+                Err(Error::Io(e)) => return Ending::Dropped(Some(e)),
+                Err(e) => return Ending::Failed(e),
+            }
+        }
+    }
+
+    /// Reads one frame.
+    fn step(&mut self, sink: &mut dyn Deliver) -> Result<Option<Ending>, Error> {
+        let Some(header) = self.frames.read_header(self.stream)? else {
+            return Ok(Some(Ending::Dropped(None)));
+        };
+        self.conn.touch(self.clock.now_ms());
+        self.check(&header)?;
+        if header.is_control() {
+            return self.control(&header);
+        }
+        let text = match (header.opcode, self.text) {
+            (OpCode::Data(tungstenite::protocol::frame::coding::Data::Continue), Some(t)) => t,
+            (OpCode::Data(tungstenite::protocol::frame::coding::Data::Continue), None) => {
+                return Err(ProtocolError::UnexpectedContinuation.into());
+            }
+            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation.into()),
+            (op, None) => {
+                self.utf8.reset();
+                is_text(op)
+            }
+        };
+        self.text = Some(text);
+        let size = self.message.len() as u64 + header.len;
+        if size > self.config.max_message_size as u64 {
+            return Err(Error::MessageTooLarge {
+                size,
+                max: self.config.max_message_size,
+            });
+        }
+        let utf8 = &mut self.utf8;
+        self.frames
+            .read_payload(self.stream, &header, &mut self.message, |buf| {
+                if text { utf8.check(buf, false) } else { Ok(()) }
+            })?;
+        if header.fin {
+            let bytes = std::mem::take(&mut self.message);
+            self.text = None;
+            let message = if text {
+                self.utf8.check(&bytes, true)?;
+                Message::Text(String::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?)
+            } else {
+                Message::Binary(bytes)
+            };
+            sink.deliver(message);
+        }
+        Ok(None)
+    }
+
+    /// Rules every frame must follow before its payload is read.
+    fn check(&self, h: &Header) -> Result<(), Error> {
+        if h.mask.is_none() && !self.config.accept_unmasked_frames {
+            return Err(ProtocolError::UnmaskedFrame.into());
+        }
+        if h.rsv != 0 {
+            return Err(ProtocolError::ReservedBits.into());
+        }
+        if h.is_control() {
+            if !h.fin {
+                return Err(ProtocolError::FragmentedControl.into());
+            }
+            if h.len > 125 {
+                return Err(ProtocolError::ControlTooLong.into());
+            }
+        } else if h.len > self.config.max_frame_size as u64 {
+            return Err(Error::FrameTooLarge {
+                size: h.len,
+                max: self.config.max_frame_size,
+            });
+        }
+        Ok(())
+    }
+
+    fn control(&mut self, header: &Header) -> Result<Option<Ending>, Error> {
+        let mut payload = Vec::with_capacity(header.len as usize);
+        self.frames
+            .read_payload(self.stream, header, &mut payload, |_| Ok(()))?;
+        match header.opcode {
+            OpCode::Control(Control::Ping) => {
+                if !self.conn.close_pending() {
+                    // Blocks while the control lane is full: backpressure on a ping flood.
+                    let _ = self.conn.ctrl_tx.send(Ctrl::Pong(payload));
+                }
+                Ok(None)
+            }
+            OpCode::Control(Control::Close) => {
+                let (code, reason) = parse_close(&payload)?;
+                Ok(Some(Ending::PeerClose(code, reason)))
+            }
+            _ => Ok(None), // pong: liveness was already recorded
+        }
+    }
+
+    /// Discards input until EOF or until the socket is cut (a failed connection closing).
+    pub(crate) fn drain(&mut self) {
+        self.frames.drain(self.stream);
+    }
+}
+
+/// Validates a close frame's payload (RFC 6455 §5.5.1, §7.4).
+pub(crate) fn parse_close(payload: &[u8]) -> Result<(CloseCode, String), Error> {
+    match payload.len() {
+        0 => Ok((CloseCode::NO_STATUS, String::new())),
+        1 => Err(ProtocolError::BadClosePayload.into()),
+        _ => {
+            let code = CloseCode(u16::from_be_bytes([payload[0], payload[1]]));
+            if !code.is_sendable() {
+                return Err(ProtocolError::InvalidCloseCode(code.0).into());
+            }
+            let reason = std::str::from_utf8(&payload[2..]).map_err(|_| Error::InvalidUtf8)?;
+            Ok((code, reason.to_owned()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_payloads() {
+        assert_eq!(parse_close(&[]).unwrap().0, CloseCode::NO_STATUS);
+        assert!(parse_close(&[3]).is_err());
+        assert_eq!(
+            parse_close(&[3, 232, b'o', b'k']).unwrap(),
+            (CloseCode::NORMAL, "ok".to_owned())
+        );
+        assert!(matches!(
+            parse_close(&[3, 237]),
+            Err(Error::Protocol(ProtocolError::InvalidCloseCode(1005)))
+        ));
+        assert!(matches!(
+            parse_close(&[3, 232, 0xff]),
+            Err(Error::InvalidUtf8)
+        ));
+    }
+}

@@ -1,0 +1,194 @@
+//! The `Session` handle: send, close and inspect one connection from any thread.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::close::{CloseCode, CloseReason};
+use crate::conn::{Conn, Ctrl, OPEN};
+use crate::error::{Error, SendError, TrySendError};
+use crate::message::Message;
+use crate::request::Request;
+use crate::timer::Clock;
+
+/// A handle to one WebSocket connection (Ktor's `DefaultWebSocketServerSession`).
+///
+/// Cheap to clone, `Send + Sync`: keep it in other threads to push messages. Every send goes
+/// through the connection's bounded outgoing queue, drained by its write loop.
+///
+/// ```no_run
+/// # fn f(session: syncws::Session) -> Result<(), Box<dyn std::error::Error>> {
+/// use syncws::CloseCode;
+/// session.send_text("hello")?;
+/// session.send_binary(vec![1, 2, 3])?;
+/// session.close(CloseCode::NORMAL, "bye");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Arc<Conn>,
+    clock: Clock,
+    request: Request,
+    protocol: Option<String>,
+    outgoing: Sender<Message>,
+    incoming: Receiver<Message>,
+}
+
+impl Session {
+    pub(crate) fn new(
+        conn: Arc<Conn>,
+        clock: Clock,
+        request: Request,
+        protocol: Option<String>,
+        outgoing: Sender<Message>,
+        incoming: Receiver<Message>,
+    ) -> Self {
+        Session {
+            inner: Arc::new(Inner {
+                conn,
+                clock,
+                request,
+                protocol,
+                outgoing,
+                incoming,
+            }),
+        }
+    }
+
+    /// A number unique among this server's connections.
+    pub fn id(&self) -> u64 {
+        self.inner.conn.id
+    }
+
+    /// The client's address.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.inner.conn.peer
+    }
+
+    /// The HTTP request that opened the session (path, query, headers).
+    pub fn request(&self) -> &Request {
+        &self.inner.request
+    }
+
+    /// The subprotocol selected in the handshake, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.inner.protocol.as_deref()
+    }
+
+    /// Whether the session is open: no close requested or received, connection alive.
+    pub fn is_open(&self) -> bool {
+        self.inner.conn.phase() == OPEN && !self.inner.conn.close_pending()
+    }
+
+    /// Queues a message, blocking while the outgoing queue is full (backpressure from a slow
+    /// peer).
+    ///
+    /// # Errors
+    /// [`SendError`] with the message when the session is closing or closed.
+    pub fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
+        let message = message.into();
+        if self.inner.conn.close_pending() {
+            return Err(SendError(message));
+        }
+        self.inner
+            .outgoing
+            .send(message)
+            .map_err(|e| SendError(e.into_inner()))
+    }
+
+    /// Queues a text message; see [`send`](Self::send).
+    ///
+    /// # Errors
+    /// [`SendError`] when the session is closing or closed.
+    pub fn send_text(&self, text: impl Into<String>) -> Result<(), SendError> {
+        self.send(Message::Text(text.into()))
+    }
+
+    /// Queues a binary message; see [`send`](Self::send).
+    ///
+    /// # Errors
+    /// [`SendError`] when the session is closing or closed.
+    pub fn send_binary(&self, data: impl Into<Vec<u8>>) -> Result<(), SendError> {
+        self.send(Message::Binary(data.into()))
+    }
+
+    /// Queues a message without ever blocking.
+    ///
+    /// # Errors
+    /// [`TrySendError::Full`] when the outgoing queue is full, [`TrySendError::Closed`] when
+    /// the session is closing or closed; both hand the message back.
+    pub fn try_send(&self, message: impl Into<Message>) -> Result<(), TrySendError> {
+        let message = message.into();
+        if self.inner.conn.close_pending() {
+            return Err(TrySendError::Closed(message));
+        }
+        self.inner.outgoing.try_send(message).map_err(|e| match e {
+            crossbeam_channel::TrySendError::Full(m) => TrySendError::Full(m),
+            crossbeam_channel::TrySendError::Disconnected(m) => TrySendError::Closed(m),
+        })
+    }
+
+    /// Sends a ping with `payload` (at most 125 bytes) ahead of queued data.
+    ///
+    /// # Errors
+    /// [`Error::Protocol`] if the payload is too long, [`Error::Closed`] if the session is
+    /// closing or closed.
+    pub fn ping(&self, payload: impl Into<Vec<u8>>) -> Result<(), Error> {
+        let payload = payload.into();
+        if payload.len() > 125 {
+            return Err(crate::error::ProtocolError::ControlTooLong.into());
+        }
+        if self.inner.conn.close_pending() {
+            return Err(Error::Closed);
+        }
+        self.inner
+            .conn
+            .ctrl_tx
+            .send(Ctrl::Ping(payload))
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Starts the closing handshake: messages already queued are sent first, then a close
+    /// frame with `code` and `reason` (cut to 123 bytes). Later sends fail. If the peer does
+    /// not answer within the close timeout, the connection is dropped. Closing twice is a
+    /// no-op; returns whether this call started the close.
+    pub fn close(&self, code: CloseCode, reason: &str) -> bool {
+        self.inner
+            .conn
+            .request_close(code, reason, self.inner.clock.now_ms())
+    }
+
+    /// Why the session ended (Ktor's `closeReason`); `None` while it is still open.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.inner.conn.reason()
+    }
+
+    /// The received data messages, on routes made with [`Route::channel`](crate::Route::channel)
+    /// (Ktor's `incoming`). Iteration ends when the connection closes. On handler routes
+    /// messages go to `on_message` instead, and this receiver only ends at close.
+    pub fn incoming(&self) -> Receiver<Message> {
+        self.inner.incoming.clone()
+    }
+
+    /// The sending end of the outgoing queue (Ktor's `outgoing`). Sending on it is
+    /// [`send`](Self::send) without the closing check.
+    pub fn outgoing(&self) -> Sender<Message> {
+        self.inner.outgoing.clone()
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id())
+            .field("remote_addr", &self.remote_addr())
+            .field("path", &self.inner.request.path())
+            .finish()
+    }
+}

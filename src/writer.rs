@@ -1,0 +1,194 @@
+//! The write loop: the only code that writes to a connection's socket after the handshake.
+//! Control frames go first; everything queued is batched into as few `write`s as possible.
+
+use std::io::{self, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, select};
+use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+
+use crate::close::CloseCode;
+use crate::conn::{Conn, Ctrl, Cut};
+use crate::frame_write::{COPY_LIMIT, encode_frame, encode_header, write_two};
+use crate::mask::MaskSource;
+use crate::message::Message;
+
+/// Bytes gathered before a batch is written.
+const BATCH: usize = 64 * 1024;
+/// A batch buffer that grew past this is given back after use.
+const KEEP: usize = 16 * 1024;
+
+/// Stack of the write loop thread: it only encodes frames.
+pub(crate) const WRITER_STACK: usize = 64 * 1024;
+
+/// Why an item stopped the loop.
+enum Flow {
+    Go,
+    Stop,
+}
+
+struct Writer {
+    stream: TcpStream,
+    conn: Arc<Conn>,
+    out: Vec<u8>,
+    masks: Option<MaskSource>,
+}
+
+/// Runs the write loop until a close frame is written, the connection is aborted, or writing
+/// fails.
+pub(crate) fn run(
+    stream: TcpStream,
+    conn: Arc<Conn>,
+    ctrl: Receiver<Ctrl>,
+    data: Receiver<Message>,
+    masking: bool,
+) {
+    let masks = masking
+        .then(|| MaskSource::new(conn.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ conn.created_ms));
+    let mut w = Writer {
+        stream,
+        conn,
+        out: Vec::new(),
+        masks,
+    };
+    if let Err(e) = w.serve(&ctrl, &data) {
+        log::debug!("{}: write loop ended: {e}", w.conn.peer);
+        w.conn.cut(Cut::WriteFailed);
+    }
+}
+
+impl Writer {
+    fn serve(&mut self, ctrl: &Receiver<Ctrl>, data: &Receiver<Message>) -> io::Result<()> {
+        loop {
+            let flow = select! {
+                recv(ctrl) -> c => match c {
+                    Ok(c) => self.control(c)?,
+                    Err(_) => Flow::Stop,
+                },
+                recv(data) -> m => match m {
+                    Ok(m) => self.message(m)?,
+                    Err(_) => Flow::Stop,
+                },
+            };
+            if let Flow::Stop = flow {
+                return Ok(());
+            }
+            // Gather whatever else is queued, control first, into this batch.
+            while self.out.len() < BATCH {
+                let flow = if let Ok(c) = ctrl.try_recv() {
+                    self.control(c)?
+                } else if let Ok(m) = data.try_recv() {
+                    self.message(m)?
+                } else {
+                    break;
+                };
+                if let Flow::Stop = flow {
+                    return Ok(());
+                }
+            }
+            if self.conn.close_pending() {
+                return self.send_close(data);
+            }
+            self.flush()?;
+        }
+    }
+
+    fn control(&mut self, c: Ctrl) -> io::Result<Flow> {
+        let (op, payload) = match c {
+            Ctrl::Ping(p) => (Control::Ping, p),
+            Ctrl::Pong(p) => (Control::Pong, p),
+            Ctrl::Close => return Ok(Flow::Go), // handled after the batch, once data is drained
+            Ctrl::Abort => return Ok(Flow::Stop),
+        };
+        encode_frame(
+            &mut self.out,
+            OpCode::Control(op),
+            &payload,
+            self.masks.as_mut(),
+        );
+        Ok(Flow::Go)
+    }
+
+    fn message(&mut self, m: Message) -> io::Result<Flow> {
+        let op = if m.is_text() {
+            Data::Text
+        } else {
+            Data::Binary
+        };
+        let mut payload = m.into_bytes();
+        if payload.len() < COPY_LIMIT {
+            encode_frame(
+                &mut self.out,
+                OpCode::Data(op),
+                &payload,
+                self.masks.as_mut(),
+            );
+            return Ok(Flow::Go);
+        }
+        let mask = self.masks.as_mut().map(MaskSource::next_mask);
+        encode_header(
+            &mut self.out,
+            OpCode::Data(op),
+            true,
+            0,
+            payload.len(),
+            mask,
+        );
+        if let Some(mask) = mask {
+            crate::mask::apply_mask(&mut payload, mask, 0);
+        }
+        write_two(&mut self.stream, &self.out, &payload)?;
+        self.clear();
+        Ok(Flow::Go)
+    }
+
+    /// Sends everything still queued, then the requested close frame, then half-closes TCP.
+    fn send_close(&mut self, data: &Receiver<Message>) -> io::Result<()> {
+        while let Ok(m) = data.try_recv() {
+            self.message(m)?;
+            if self.out.len() >= BATCH {
+                self.flush()?;
+            }
+        }
+        let requested = {
+            let mut close = self.conn.close.lock().unwrap_or_else(|e| e.into_inner());
+            let req = close.requested.take();
+            close.sent = req.clone();
+            req
+        };
+        if let Some((code, reason)) = requested {
+            // A peer close without a code is answered without one.
+            let mut payload = Vec::with_capacity(2 + reason.len());
+            if code != CloseCode::NO_STATUS {
+                payload.extend_from_slice(&code.as_u16().to_be_bytes());
+                payload.extend_from_slice(reason.as_bytes());
+            }
+            encode_frame(
+                &mut self.out,
+                OpCode::Control(Control::Close),
+                &payload,
+                self.masks.as_mut(),
+            );
+        }
+        self.flush()?;
+        // RFC 6455 §7.1.1: the server closes TCP first; FIN follows our close frame.
+        let _ = self.stream.shutdown(Shutdown::Write);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out)?;
+            self.clear();
+        }
+        Ok(())
+    }
+
+    fn clear(&mut self) {
+        self.out.clear();
+        if self.out.capacity() > KEEP {
+            self.out.shrink_to(KEEP);
+        }
+    }
+}
