@@ -92,6 +92,12 @@ pub(crate) fn read_request(
     loop {
         if !buf.available().is_empty() {
             match HttpRequest::try_parse(buf.available()) {
+                Ok(Some((used, _))) if used > max => {
+                    return Err(ReadFailure::Reject(Rejection::new(
+                        431,
+                        "request head too large",
+                    )));
+                }
                 Ok(Some((used, req))) => {
                     buf.consume(used);
                     return Ok(req);
