@@ -67,7 +67,14 @@ impl Writer {
                     Err(_) => Flow::Stop,
                 },
                 recv(data) -> m => match m {
-                    Ok(m) => self.message(m)?,
+                    Ok(m) => {
+                        // Control frames queued before this message go first.
+                        let mut flow = Flow::Go;
+                        while let (Flow::Go, Ok(c)) = (&flow, ctrl.try_recv()) {
+                            flow = self.control(c)?;
+                        }
+                        if let Flow::Go = flow { self.message(m)? } else { flow }
+                    }
                     Err(_) => Flow::Stop,
                 },
             };
