@@ -70,7 +70,8 @@ impl FrameReader {
                 }
             }
             let had = self.buf.available().len();
-            let cap = self.buf.capacity();
+            // The longest header is 14 bytes; the buffer is normally far larger.
+            let cap = self.buf.capacity().max(14);
             if self.buf.fill(r, cap)? == 0 {
                 if had == 0 {
                     return Ok(None);

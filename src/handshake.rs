@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn partial_then_complete_request() {
-        let mut buf = InBuf::new(16);
+        let mut buf = InBuf::new(64);
         let text = b"GET /x?y=1 HTTP/1.1\r\nHost: a\r\n\r\n\x81";
         let mut src: &[u8] = text;
         let req = read_request(&mut src, &mut buf, 1024).unwrap();
