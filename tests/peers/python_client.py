@@ -1,0 +1,65 @@
+"""Drives a syncws server with Python's `websockets` client (a peer nobody here wrote).
+
+Usage: python_client.py SCENARIO URL
+Prints one line per check; exits non-zero on the first failure.
+"""
+import sys
+from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed
+
+
+def echo(url):
+    with connect(url, max_size=None, compression=None, open_timeout=5, close_timeout=5) as ws:
+        ws.send("héllo")
+        assert ws.recv(timeout=5) == "héllo"
+        ws.send(b"\x00\x01\xff")
+        assert ws.recv(timeout=5) == b"\x00\x01\xff"
+        big = bytes(i % 256 for i in range(1_000_000))
+        ws.send(big)
+        assert ws.recv(timeout=10) == big
+        # A fragmented text message: websockets sends an iterable as fragments.
+        ws.send(["frag", "ment", "ed ✓"])
+        assert ws.recv(timeout=5) == "fragmented ✓"
+        pong = ws.ping(b"are you there")
+        assert pong.wait(5), "no pong"
+        ws.close(4000, "python done")
+    assert ws.close_code == 4000, ws.close_code
+    assert ws.close_reason == "python done", ws.close_reason
+    print("echo ok")
+
+
+def subprotocol(url):
+    with connect(url, subprotocols=["nope", "chat.v1"], open_timeout=5) as ws:
+        assert ws.subprotocol == "chat.v1", ws.subprotocol
+    print("subprotocol ok")
+
+
+def server_close(url):
+    """The server closes on 'bye' with 1000 and a reason (Ktor's echo example)."""
+    with connect(url, open_timeout=5) as ws:
+        ws.send("bye")
+        try:
+            ws.recv(timeout=5)
+            raise AssertionError("expected the server to close")
+        except ConnectionClosed as e:
+            assert e.rcvd.code == 1000 and e.rcvd.reason == "Client said BYE", e
+    print("server close ok")
+
+
+def shutdown(url):
+    """Waits for the server to shut down; expects 1001."""
+    with connect(url, open_timeout=5) as ws:
+        ws.send("ready")
+        assert ws.recv(timeout=5) == "ready"
+        print("waiting", flush=True)
+        try:
+            ws.recv(timeout=20)
+            raise AssertionError("expected a close")
+        except ConnectionClosed as e:
+            assert e.rcvd is not None and e.rcvd.code == 1001, e
+    print("shutdown ok")
+
+
+if __name__ == "__main__":
+    scenario, url = sys.argv[1], sys.argv[2]
+    {"echo": echo, "subprotocol": subprotocol, "server_close": server_close, "shutdown": shutdown}[scenario](url)

@@ -1,0 +1,118 @@
+//! Interoperability with Python's `websockets` client, installed by this test into a venv
+//! under `target/` (pinned version; needs `python3` with `venv` and access to PyPI once).
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support::*;
+use syncws::{CloseCode, Config, Handler, Message, Route, Server, Session};
+
+const WEBSOCKETS: &str = "websockets==17.4";
+
+/// The venv's python, created once per test run.
+fn python() -> &'static PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyenv");
+        let python = venv.join("bin/python");
+        let ready = Command::new(&python)
+            .args(["-c", "import websockets, sys; sys.exit(websockets.version.version != '17.4')"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ready {
+            let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 is needed");
+            assert!(made.success(), "python3 -m venv failed");
+            let pip = Command::new(venv.join("bin/pip")).args(["install", "-q", WEBSOCKETS]).status().unwrap();
+            assert!(pip.success(), "pip install {WEBSOCKETS} failed");
+        }
+        python
+    })
+}
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_client.py")
+}
+
+/// Runs a scenario to completion (at most 60 s) and returns its output.
+fn run(scenario: &str, url: &str) -> String {
+    let out = Command::new(python()).arg(script()).args([scenario, url]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "python {scenario} failed:\n{text}");
+    text
+}
+
+struct KtorEcho;
+
+impl Handler for KtorEcho {
+    fn on_message(&mut self, session: &Session, message: Message) {
+        match message.as_text() {
+            Some("bye") => {
+                session.close(CloseCode::NORMAL, "Client said BYE");
+            }
+            _ => {
+                let _ = session.send(message);
+            }
+        }
+    }
+}
+
+fn server() -> syncws::ServerHandle {
+    let config = Config::default().max_message_size(4 << 20).max_frame_size(4 << 20);
+    start(
+        Server::new(config)
+            .route("/echo", || KtorEcho)
+            .route_with("/chat", Route::handler(|| KtorEcho).protocols(["chat.v2", "chat.v1"])),
+    )
+}
+
+#[test]
+fn python_echo_fragments_ping_and_close() {
+    let server = server();
+    let out = run("echo", &format!("ws://{}/echo", server.local_addr()));
+    assert!(out.contains("echo ok"), "{out}");
+}
+
+#[test]
+fn python_subprotocol() {
+    let server = server();
+    let out = run("subprotocol", &format!("ws://{}/chat", server.local_addr()));
+    assert!(out.contains("subprotocol ok"), "{out}");
+}
+
+#[test]
+fn python_sees_the_server_close_with_its_reason() {
+    let server = server();
+    let out = run("server_close", &format!("ws://{}/echo", server.local_addr()));
+    assert!(out.contains("server close ok"), "{out}");
+}
+
+#[test]
+fn python_sees_1001_on_shutdown() {
+    let server = server();
+    let mut child = Command::new(python())
+        .arg(script())
+        .args(["shutdown", &format!("ws://{}/echo", server.local_addr())])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "waiting");
+    assert_eq!(server.shutdown(), 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "python did not finish");
+        thread::sleep(Duration::from_millis(20));
+    };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(status.success() && rest.iter().any(|l| l == "shutdown ok"), "{rest:?} {status}");
+}
