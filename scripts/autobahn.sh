@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs the Autobahn|Testsuite (through kosoku, see ../shared/autobahn/README.md) against the
+# release syncws-echo binary and fails on any FAILED case or unclean close.
+# Usage: scripts/autobahn.sh [KOSOKU_ARGS...]   default: cases 1.* to 10.* (-x '12.*' -x '13.*')
+# Writes the report to target/autobahn-report/ and the verdict counts to its summary.txt.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+shared=${SYNCWS_SHARED:-$root/../shared}
+venv=$root/target/autobahn
+report=$root/target/autobahn-report
+cd "$root"
+
+if [ ! -x "$venv/bin/kosoku" ]; then
+  [ -f "$shared/autobahn/install.sh" ] || { echo "autobahn: $shared/autobahn/install.sh not found (set SYNCWS_SHARED)" >&2; exit 1; }
+  bash "$shared/autobahn/install.sh" "$venv"
+fi
+
+cargo build --release --features cli --bin syncws-echo
+log=$(mktemp)
+# Cases 9.* send up to 16 MiB messages: raise the limits above that.
+target/release/syncws-echo --listen 127.0.0.1:0 --log-level info --ping-period 0 \
+  --max-frame-size 20000000 --max-message-size 20000000 >"$log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
+url=
+for _ in $(seq 1 100); do
+  url=$(grep -o 'ws://127.0.0.1:[0-9]*/echo' "$log" | head -n1 || true)
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "autobahn: echo server did not start"; cat "$log"; exit 1; }
+
+args=("$@")
+[ ${#args[@]} -gt 0 ] || args=(-x '12.*' -x '13.*')
+rm -rf "$report"
+echo "autobahn: running kosoku ${args[*]} against $url"
+status=0
+timeout 1500 "$venv/bin/kosoku" -o "$report" -p 2 "${args[@]}" "$url" >"$report.log" 2>&1 || status=$?
+tail -n 2 "$report.log"
+
+"$venv/bin/python" - "$report/index.json" <<'PY' | tee "$report/summary.txt"
+import collections, json, sys
+idx = json.load(open(sys.argv[1]))
+cases = next(iter(idx.values()))
+beh = collections.Counter(c["behavior"] for c in cases.values())
+close = collections.Counter(c["behaviorClose"] for c in cases.values())
+print(f"autobahn: {len(cases)} cases; behavior {dict(sorted(beh.items()))}; close {dict(sorted(close.items()))}")
+bad = sorted(k for k, c in cases.items() if c["behavior"] in ("FAILED", "UNIMPLEMENTED")
+             or c["behaviorClose"] not in ("OK", "INFORMATIONAL"))
+if bad:
+    print("autobahn: not passing:", " ".join(bad))
+    sys.exit(1)
+PY
+[ "$status" -eq 0 ] || { echo "autobahn: kosoku exited $status"; exit "$status"; }
+kill -TERM $pid
+wait $pid || { echo "autobahn: echo server did not exit cleanly on SIGTERM"; exit 1; }
+trap 'rm -f "$log"' EXIT
+echo "autobahn: passed"
