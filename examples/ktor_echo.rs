@@ -14,7 +14,9 @@ impl Handler for YouSaid {
     }
 
     fn on_message(&mut self, session: &Session, message: Message) {
-        let Some(text) = message.as_text() else { return };
+        let Some(text) = message.as_text() else {
+            return;
+        };
         if text.eq_ignore_ascii_case("bye") {
             session.close(CloseCode::NORMAL, "Client said BYE");
         } else {
@@ -30,7 +32,9 @@ impl Handler for YouSaid {
 /// The same conversation in Ktor's channel style (a third thread per connection).
 fn channel_style(session: Session) {
     for message in session.incoming() {
-        let Some(text) = message.as_text() else { continue };
+        let Some(text) = message.as_text() else {
+            continue;
+        };
         if text.eq_ignore_ascii_case("bye") {
             session.close(CloseCode::NORMAL, "Client said BYE");
             return;
@@ -46,7 +50,11 @@ fn main() -> Result<(), syncws::Error> {
         .route("/echo", || YouSaid)
         .channel_route("/channel", channel_style)
         .bind("127.0.0.1:8080")?;
-    println!("ws://{}/echo and ws://{}/channel; Ctrl-C to stop", server.local_addr(), server.local_addr());
+    println!(
+        "ws://{}/echo and ws://{}/channel; Ctrl-C to stop",
+        server.local_addr(),
+        server.local_addr()
+    );
     loop {
         std::thread::park();
     }

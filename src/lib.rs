@@ -69,3 +69,8 @@ pub use crate::request::Request;
 pub use crate::route::Route;
 pub use crate::server::{Server, ServerHandle};
 pub use crate::session::Session;
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
