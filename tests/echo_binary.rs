@@ -88,6 +88,7 @@ fn any_path_and_limits_from_flags() {
     assert_eq!(c.expect_close().0, 1009);
     c.send_close(1009, "");
     assert!(c.sees_eof());
+    drop(c);
     signal(&child, "-INT");
     assert!(wait_exit(&mut child).success());
 }
