@@ -89,6 +89,10 @@ pub(crate) struct Conn {
     pub(crate) next_ping_ms: AtomicU64,
     /// Whether the timer sends pings on this connection (raw routes manage their own).
     pub(crate) auto_ping: AtomicBool,
+    /// Set while the read loop is inside a handler and so cannot see pongs.
+    reader_busy: AtomicBool,
+    /// When the write loop's current `write` began (0: not writing).
+    write_since_ms: AtomicU64,
     pub(crate) ctrl_tx: Sender<Ctrl>,
     pub(crate) close: Mutex<CloseState>,
     timer_wake: Sender<()>,
@@ -117,6 +121,8 @@ impl Conn {
             ping_sent_ms: AtomicU64::new(0),
             next_ping_ms: AtomicU64::new(u64::MAX),
             auto_ping: AtomicBool::new(true),
+            reader_busy: AtomicBool::new(false),
+            write_since_ms: AtomicU64::new(0),
             ctrl_tx,
             close: Mutex::new(CloseState::default()),
             timer_wake,
@@ -137,6 +143,25 @@ impl Conn {
     /// Records that bytes arrived (any frame proves the peer alive).
     pub(crate) fn touch(&self, now_ms: u64) {
         self.last_rx_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    /// Marks the read loop as inside (or out of) a handler call.
+    pub(crate) fn set_reader_busy(&self, busy: bool) {
+        self.reader_busy.store(busy, Ordering::Relaxed);
+    }
+
+    /// Marks the write loop as entering (`Some(now)`) or leaving (`None`) a socket write.
+    pub(crate) fn set_writing(&self, since_ms: Option<u64>) {
+        self.write_since_ms
+            .store(since_ms.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Whether a missing pong since `ping_ms` proves nothing: the read loop is busy in a
+    /// handler (pongs wait unread in the socket) while the peer is not shown to be stuck (the
+    /// write loop is not blocked in a write that began before the ping).
+    pub(crate) fn silence_unproven(&self, ping_ms: u64) -> bool {
+        let writing = self.write_since_ms.load(Ordering::Relaxed);
+        self.reader_busy.load(Ordering::Relaxed) && !(writing != 0 && writing <= ping_ms)
     }
 
     pub(crate) fn last_rx_ms(&self) -> u64 {

@@ -129,10 +129,11 @@ fn open(
     };
     let writer_conn = conn.clone();
     let masking = config.masking;
+    let clock = state.clock;
     let writer = thread::Builder::new()
         .name(format!("syncws-w{}", conn.id))
         .stack_size(WRITER_STACK)
-        .spawn(move || writer::run(write_half, writer_conn, ctrl_rx, out_rx, masking));
+        .spawn(move || writer::run(write_half, writer_conn, clock, ctrl_rx, out_rx, masking));
     let writer = match writer {
         Ok(w) => w,
         Err(e) => return log::warn!("{}: cannot start write loop: {e}", conn.peer),
@@ -386,6 +387,14 @@ struct Deliverer<'s> {
 
 impl Deliver for Deliverer<'_> {
     fn deliver(&mut self, message: Message) {
+        self.conn.set_reader_busy(true);
+        self.deliver_now(message);
+        self.conn.set_reader_busy(false);
+    }
+}
+
+impl Deliverer<'_> {
+    fn deliver_now(&mut self, message: Message) {
         match self.sink {
             Sink::Handler { handler, failed } => {
                 let session = self.session;

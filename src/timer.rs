@@ -106,6 +106,9 @@ fn ping_tick(conn: &Conn, now: u64, period: u64, timeout: u64) -> u64 {
         if conn.last_rx_ms() >= sent {
             sent = 0;
             conn.ping_sent_ms.store(0, Ordering::Relaxed);
+        } else if now >= sent + timeout && conn.silence_unproven(sent) {
+            // A slow handler, not a dead peer: look again soon.
+            deadline = now + timeout.clamp(1, 1000);
         } else if now >= sent + timeout {
             conn.cut(Cut::PingTimeout);
             return u64::MAX;

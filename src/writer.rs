@@ -13,6 +13,7 @@ use crate::conn::{Conn, Ctrl, Cut};
 use crate::frame_write::{COPY_LIMIT, encode_frame, encode_header, write_two};
 use crate::mask::MaskSource;
 use crate::message::Message;
+use crate::timer::Clock;
 
 /// Bytes gathered before a batch is written.
 const BATCH: usize = 64 * 1024;
@@ -31,6 +32,7 @@ enum Flow {
 struct Writer {
     stream: TcpStream,
     conn: Arc<Conn>,
+    clock: Clock,
     out: Vec<u8>,
     masks: Option<MaskSource>,
 }
@@ -40,6 +42,7 @@ struct Writer {
 pub(crate) fn run(
     stream: TcpStream,
     conn: Arc<Conn>,
+    clock: Clock,
     ctrl: Receiver<Ctrl>,
     data: Receiver<Message>,
     masking: bool,
@@ -49,6 +52,7 @@ pub(crate) fn run(
     let mut w = Writer {
         stream,
         conn,
+        clock,
         out: Vec::new(),
         masks,
     };
@@ -145,7 +149,10 @@ impl Writer {
         if let Some(mask) = mask {
             crate::mask::apply_mask(&mut payload, mask, 0);
         }
-        write_two(&mut self.stream, &self.out, &payload)?;
+        self.conn.set_writing(Some(self.clock.now_ms()));
+        let written = write_two(&mut self.stream, &self.out, &payload);
+        self.conn.set_writing(None);
+        written?;
         self.clear();
         Ok(Flow::Go)
     }
@@ -186,7 +193,10 @@ impl Writer {
 
     fn flush(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
-            self.stream.write_all(&self.out)?;
+            self.conn.set_writing(Some(self.clock.now_ms()));
+            let written = self.stream.write_all(&self.out);
+            self.conn.set_writing(None);
+            written?;
             self.clear();
         }
         Ok(())

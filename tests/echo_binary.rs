@@ -10,16 +10,27 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
+/// The running binary; killed and reaped if a test fails before it exits.
+struct Echo(Child);
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts the binary on a free port and returns it with the address it logged.
-fn spawn(args: &[&str]) -> (Child, SocketAddr) {
+fn spawn(args: &[&str]) -> (Echo, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_syncws-echo"))
         .args(["--listen", "127.0.0.1:0", "--log-level", "info"])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(Echo)
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
     for _ in 0..20 {
         let line = lines.next().expect("echo server output").unwrap();
         if let Some(rest) = line.split("ws://").nth(1) {
@@ -32,18 +43,18 @@ fn spawn(args: &[&str]) -> (Child, SocketAddr) {
     panic!("no listening line");
 }
 
-fn signal(child: &Child, sig: &str) {
+fn signal(child: &Echo, sig: &str) {
     let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
+        .args([sig, &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(ok.success());
 }
 
-fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+fn wait_exit(child: &mut Echo) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.0.try_wait().unwrap() {
             return status;
         }
         assert!(Instant::now() < deadline, "syncws-echo did not exit");

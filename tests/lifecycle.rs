@@ -379,3 +379,80 @@ fn routes_with_options_coexist() {
     assert_eq!(a.read_data().unwrap().text(), "a:x");
     assert_eq!(b.read_data().unwrap().text(), "b:y");
 }
+
+/// Sleeps in `on_message` for the number of milliseconds the message says, then echoes it;
+/// `flood` sends 64 KiB messages until sending fails.
+struct Slow(crossbeam_channel::Sender<syncws::CloseReason>);
+
+impl syncws::Handler for Slow {
+    fn on_message(&mut self, session: &syncws::Session, message: Message) {
+        match message.as_text() {
+            Some("flood") => while session.send_binary(vec![0u8; 64 * 1024]).is_ok() {},
+            Some(ms) => {
+                thread::sleep(Duration::from_millis(ms.parse().unwrap()));
+                let _ = session.send(message);
+            }
+            None => {}
+        }
+    }
+    fn on_close(&mut self, _session: &syncws::Session, reason: &syncws::CloseReason) {
+        let _ = self.0.send(reason.clone());
+    }
+}
+
+fn slow_server(
+    period_ms: u64,
+    timeout_ms: u64,
+) -> (
+    syncws::ServerHandle,
+    crossbeam_channel::Receiver<syncws::CloseReason>,
+) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let config = Config::default()
+        .ping_period(Some(Duration::from_millis(period_ms)))
+        .timeout(Duration::from_millis(timeout_ms))
+        .queue_capacity(4);
+    (
+        start(Server::new(config).route("/slow", move || Slow(tx.clone()))),
+        rx,
+    )
+}
+
+#[test]
+fn a_slow_handler_is_not_mistaken_for_a_dead_peer() {
+    let (server, closes) = slow_server(100, 200);
+    let mut c = Client::connect(server.local_addr(), "/slow");
+    // The handler sleeps 1.2 s: several ping periods and timeouts. The client answers every
+    // ping, but the pongs wait unread in the server's socket until the handler returns.
+    c.send_text("1200");
+    let reply = loop {
+        let f = c
+            .read_frame()
+            .expect("the connection must survive the slow handler");
+        match f.opcode {
+            9 => c.send_frame(true, 10, &f.payload, true),
+            _ => break f,
+        }
+    };
+    assert_eq!(reply.text(), "1200");
+    assert!(closes.try_recv().is_err());
+}
+
+#[test]
+fn a_dead_peer_is_dropped_even_while_the_handler_is_blocked_sending_to_it() {
+    let (server, closes) = slow_server(200, 300);
+    let mut c = Client::connect(server.local_addr(), "/slow");
+    // The handler floods a client that never reads again: its send blocks on the full queue.
+    c.send_text("flood");
+    let started = Instant::now();
+    let r = closes
+        .recv_timeout(Duration::from_secs(5))
+        .expect("dead peer must be dropped");
+    assert!(r.reason.contains("ping"), "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(200 + 300 + 1000),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(c);
+}
