@@ -50,11 +50,7 @@ fn main() -> Result<(), syncws::Error> {
         .route("/echo", || YouSaid)
         .channel_route("/channel", channel_style)
         .bind("127.0.0.1:8080")?;
-    println!(
-        "ws://{}/echo and ws://{}/channel; Ctrl-C to stop",
-        server.local_addr(),
-        server.local_addr()
-    );
+    println!("ws://{}/echo and ws://{}/channel; Ctrl-C to stop", server.local_addr(), server.local_addr());
     loop {
         std::thread::park();
     }

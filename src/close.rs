@@ -78,12 +78,7 @@ pub struct CloseReason {
 
 impl CloseReason {
     pub(crate) fn new(code: CloseCode, reason: impl Into<String>, by_peer: bool) -> Self {
-        CloseReason {
-            code,
-            reason: reason.into(),
-            was_clean: false,
-            by_peer,
-        }
+        CloseReason { code, reason: reason.into(), was_clean: false, by_peer }
     }
 }
 

@@ -152,8 +152,7 @@ impl Conn {
 
     /// Marks the write loop as entering (`Some(now)`) or leaving (`None`) a socket write.
     pub(crate) fn set_writing(&self, since_ms: Option<u64>) {
-        self.write_since_ms
-            .store(since_ms.unwrap_or(0), Ordering::Relaxed);
+        self.write_since_ms.store(since_ms.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// Whether a missing pong since `ping_ms` proves nothing: the read loop is busy in a
@@ -197,22 +196,10 @@ impl Conn {
 
     /// Cuts the socket (both directions) for `why`, unless it was already cut.
     pub(crate) fn cut(&self, why: Cut) {
-        if self
-            .cut
-            .compare_exchange(
-                Cut::None as u8,
-                why as u8,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok()
+        if self.cut.compare_exchange(Cut::None as u8, why as u8, Ordering::AcqRel, Ordering::Acquire).is_ok()
         {
             log::debug!("{}: connection cut: {why:?}", self.peer);
-            let how = if why == Cut::HandshakeTimeout {
-                Shutdown::Read
-            } else {
-                Shutdown::Both
-            };
+            let how = if why == Cut::HandshakeTimeout { Shutdown::Read } else { Shutdown::Both };
             let _ = self.socket.shutdown(how);
             let _ = self.ctrl_tx.try_send(Ctrl::Abort);
         }
@@ -224,11 +211,7 @@ impl Conn {
 
     /// The final close reason, once set.
     pub(crate) fn reason(&self) -> Option<CloseReason> {
-        self.close
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .reason
-            .clone()
+        self.close.lock().unwrap_or_else(|e| e.into_inner()).reason.clone()
     }
 }
 

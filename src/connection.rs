@@ -21,7 +21,7 @@ use crate::reader::{Deliver, Ending, ReadLoop};
 use crate::route::RouteKind;
 use crate::server::ServerState;
 use crate::session::Session;
-use crate::writer::{self, WRITER_STACK};
+use crate::writer::{self, WRITER_STACK, WRITER_STACK_WITH_EXTENSIONS};
 
 /// Serves one accepted connection to its end. Runs on the connection's own thread.
 pub(crate) fn serve(state: &Arc<ServerState>, mut stream: TcpStream, peer: SocketAddr) {
@@ -29,13 +29,8 @@ pub(crate) fn serve(state: &Arc<ServerState>, mut stream: TcpStream, peer: Socke
         Ok(s) => s,
         Err(e) => return log::warn!("{peer}: cannot clone socket: {e}"),
     };
-    let (conn, ctrl_rx) = Conn::new(
-        state.next_id(),
-        peer,
-        socket,
-        state.clock.now_ms(),
-        state.timer_wake.clone(),
-    );
+    let (conn, ctrl_rx) =
+        Conn::new(state.next_id(), peer, socket, state.clock.now_ms(), state.timer_wake.clone());
     let conn = Arc::new(conn);
     let _registered = state.register(&conn);
     if state.config.nodelay {
@@ -48,21 +43,12 @@ pub(crate) fn serve(state: &Arc<ServerState>, mut stream: TcpStream, peer: Socke
     if let Err(e) = stream.write_all(&upgrade.response) {
         return log::debug!("{peer}: could not send 101: {e}");
     }
-    log::debug!(
-        "{peer}: WebSocket open on {} (session {})",
-        upgrade.request.path(),
-        conn.id
-    );
+    log::debug!("{peer}: WebSocket open on {} (session {})", upgrade.request.path(), conn.id);
     open(state, &conn, stream, buf, ctrl_rx, upgrade);
 }
 
 /// Reads and checks the upgrade request; answers errors itself.
-fn handshake(
-    state: &ServerState,
-    conn: &Conn,
-    stream: &mut TcpStream,
-    buf: &mut InBuf,
-) -> Option<Upgrade> {
+fn handshake(state: &ServerState, conn: &Conn, stream: &mut TcpStream, buf: &mut InBuf) -> Option<Upgrade> {
     let rejection = match handshake::read_request(stream, buf, state.config.max_request_size) {
         Ok(req) => match handshake::negotiate(req, conn.peer, &state.router, &state.config) {
             Ok(upgrade) => return Some(upgrade),
@@ -104,24 +90,22 @@ fn open(
     mut stream: TcpStream,
     buf: InBuf,
     ctrl_rx: Receiver<Ctrl>,
-    upgrade: Upgrade,
+    mut upgrade: Upgrade,
 ) {
     let config = &state.config;
     let (out_tx, out_rx) = crossbeam_channel::bounded(config.queue_capacity);
     let channel_route = matches!(upgrade.route.kind, RouteKind::Channel(_));
-    let (in_tx, in_rx) = crossbeam_channel::bounded(if channel_route {
-        config.queue_capacity
-    } else {
-        0
-    });
+    let (in_tx, in_rx) = crossbeam_channel::bounded(if channel_route { config.queue_capacity } else { 0 });
     let session = Session::new(
         conn.clone(),
         state.clock,
         upgrade.request,
         upgrade.protocol,
+        std::mem::take(&mut upgrade.extensions.header),
         out_tx,
         in_rx,
     );
+    let encoders = std::mem::take(&mut upgrade.extensions.encoders);
 
     let write_half = match stream.try_clone() {
         Ok(s) => s,
@@ -132,26 +116,19 @@ fn open(
     let clock = state.clock;
     let writer = thread::Builder::new()
         .name(format!("syncws-w{}", conn.id))
-        .stack_size(WRITER_STACK)
-        .spawn(move || writer::run(write_half, writer_conn, clock, ctrl_rx, out_rx, masking));
+        .stack_size(if encoders.is_empty() { WRITER_STACK } else { WRITER_STACK_WITH_EXTENSIONS })
+        .spawn(move || writer::run(write_half, writer_conn, clock, ctrl_rx, out_rx, masking, encoders));
     let writer = match writer {
         Ok(w) => w,
         Err(e) => return log::warn!("{}: cannot start write loop: {e}", conn.peer),
     };
     conn.advance(OPEN);
     if state.is_shutting_down() {
-        conn.request_close(
-            CloseCode::GOING_AWAY,
-            "server shutting down",
-            state.clock.now_ms(),
-        );
+        conn.request_close(CloseCode::GOING_AWAY, "server shutting down", state.clock.now_ms());
     }
 
     let mut sink = match &upgrade.route.kind {
-        RouteKind::Handler(factory) => Sink::Handler {
-            handler: factory(),
-            failed: None,
-        },
+        RouteKind::Handler(factory) => Sink::Handler { handler: factory(), failed: None },
         RouteKind::Channel(f) => Sink::channel(state, conn, &session, f.clone(), in_tx),
     };
     sink.open(&session, conn, state);
@@ -162,6 +139,8 @@ fn open(
         conn,
         state.clock,
         config,
+        upgrade.extensions.rsv,
+        upgrade.extensions.decoders,
     );
     let ending = reader.run(&mut sink.deliverer(&session, conn, state));
     let mut failure = sink.take_failure();
@@ -170,10 +149,7 @@ fn open(
     match ending {
         Ending::PeerClose(code, reason) => {
             log::debug!("{}: peer closed with {code} {reason:?}", conn.peer);
-            conn.close
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .received = Some((code, reason.clone()));
+            conn.close.lock().unwrap_or_else(|e| e.into_inner()).received = Some((code, reason.clone()));
             peer_started = conn.request_close(code, &reason, now);
         }
         Ending::Failed(e) => {
@@ -212,10 +188,7 @@ fn open(
 /// A reset after close is a normal end, not an error worth reporting.
 fn is_reset(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
-    matches!(
-        e.kind(),
-        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
-    )
+    matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof)
 }
 
 /// The close reason reported to the handler and by `Session::close_reason`.
@@ -239,15 +212,8 @@ fn final_reason(conn: &Conn, failure: Option<&Error>, by_peer: bool) -> CloseRea
 
 /// Where a route's messages go: its handler, or the channel function's `incoming`.
 enum Sink {
-    Handler {
-        handler: Box<dyn Handler>,
-        failed: Option<Error>,
-    },
-    Channel {
-        tx: Option<Sender<Message>>,
-        done: Receiver<()>,
-        thread: Option<JoinHandle<()>>,
-    },
+    Handler { handler: Box<dyn Handler>, failed: Option<Error> },
+    Channel { tx: Option<Sender<Message>>, done: Receiver<()>, thread: Option<JoinHandle<()>> },
 }
 
 impl Sink {
@@ -273,11 +239,7 @@ impl Sink {
                     }
                     Err(_) => {
                         log::error!("{}: channel handler panicked; closing with 1011", c.peer);
-                        c.request_close(
-                            CloseCode::INTERNAL_ERROR,
-                            "handler panicked",
-                            clock.now_ms(),
-                        );
+                        c.request_close(CloseCode::INTERNAL_ERROR, "handler panicked", clock.now_ms());
                     }
                 }
             });
@@ -285,19 +247,11 @@ impl Sink {
             Ok(t) => Some(t),
             Err(e) => {
                 log::warn!("{}: cannot start channel handler: {e}", conn.peer);
-                conn.request_close(
-                    CloseCode::TRY_AGAIN_LATER,
-                    "server busy",
-                    state.clock.now_ms(),
-                );
+                conn.request_close(CloseCode::TRY_AGAIN_LATER, "server busy", state.clock.now_ms());
                 None
             }
         };
-        Sink::Channel {
-            tx: Some(tx),
-            done,
-            thread,
-        }
+        Sink::Channel { tx: Some(tx), done, thread }
     }
 
     fn open(&mut self, session: &Session, conn: &Conn, state: &ServerState) {
@@ -312,12 +266,7 @@ impl Sink {
         conn: &'s Conn,
         state: &'s ServerState,
     ) -> Deliverer<'s> {
-        Deliverer {
-            sink: self,
-            session,
-            conn,
-            state,
-        }
+        Deliverer { sink: self, session, conn, state }
     }
 
     fn take_failure(&mut self) -> Option<Error> {
@@ -339,10 +288,7 @@ impl Sink {
                     handler.on_close(session, reason);
                 });
                 if catch_unwind(hook).is_err() {
-                    log::error!(
-                        "{}: handler panicked in on_close/on_error",
-                        session.remote_addr()
-                    );
+                    log::error!("{}: handler panicked in on_close/on_error", session.remote_addr());
                 }
             }
             Sink::Channel { tx, thread, .. } => {
@@ -369,11 +315,7 @@ fn guarded(
     if catch_unwind(AssertUnwindSafe(|| call(handler.as_mut()))).is_err() {
         log::error!("{}: handler panicked; closing with 1011", conn.peer);
         *failed = Some(Error::HandlerPanicked);
-        conn.request_close(
-            CloseCode::INTERNAL_ERROR,
-            "handler panicked",
-            state.clock.now_ms(),
-        );
+        conn.request_close(CloseCode::INTERNAL_ERROR, "handler panicked", state.clock.now_ms());
     }
 }
 
@@ -398,13 +340,9 @@ impl Deliverer<'_> {
         match self.sink {
             Sink::Handler { handler, failed } => {
                 let session = self.session;
-                guarded(handler, failed, self.conn, self.state, |h| {
-                    h.on_message(session, message)
-                });
+                guarded(handler, failed, self.conn, self.state, |h| h.on_message(session, message));
             }
-            Sink::Channel {
-                tx: Some(tx), done, ..
-            } => {
+            Sink::Channel { tx: Some(tx), done, .. } => {
                 // Blocks while `incoming` is full (backpressure), unless the function is done.
                 select! {
                     send(tx, message) -> _ => {}

@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 
 use crate::close::CloseCode;
+use crate::extension::ExtensionError;
 use crate::message::Message;
 
 /// Result alias used throughout syncws.
@@ -43,6 +44,8 @@ pub enum Error {
     QueueFull,
     /// A thread could not be started.
     Spawn(io::Error),
+    /// A negotiated extension could not encode or decode a message.
+    Extension(ExtensionError),
 }
 
 /// The ways a peer can break the WebSocket framing rules (RFC 6455 §5).
@@ -83,6 +86,7 @@ impl Error {
             Error::FrameTooLarge { .. } | Error::MessageTooLarge { .. } => CloseCode::TOO_BIG,
             Error::HandlerPanicked => CloseCode::INTERNAL_ERROR,
             Error::PingTimeout | Error::Io(_) => CloseCode::ABNORMAL,
+            Error::Extension(e) => e.close_code(),
             _ => CloseCode::INTERNAL_ERROR,
         }
     }
@@ -105,6 +109,7 @@ impl fmt::Display for Error {
             Error::Closed => f.write_str("session is closed"),
             Error::QueueFull => f.write_str("outgoing queue is full"),
             Error::Spawn(e) => write!(f, "could not spawn a thread: {e}"),
+            Error::Extension(e) => e.fmt(f),
         }
     }
 }
@@ -133,6 +138,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) | Error::Spawn(e) => Some(e),
+            Error::Extension(e) => Some(e),
             _ => None,
         }
     }
@@ -143,6 +149,12 @@ impl std::error::Error for ProtocolError {}
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
         Error::Io(e)
+    }
+}
+
+impl From<ExtensionError> for Error {
+    fn from(e: ExtensionError) -> Self {
+        Error::Extension(e)
     }
 }
 

@@ -52,8 +52,7 @@ impl FrameReader {
                     Ok(Some((h, len))) => {
                         let used = cursor.position() as usize;
                         self.buf.consume(used);
-                        let rsv =
-                            (u8::from(h.rsv1) << 2) | (u8::from(h.rsv2) << 1) | u8::from(h.rsv3);
+                        let rsv = (u8::from(h.rsv1) << 2) | (u8::from(h.rsv2) << 1) | u8::from(h.rsv3);
                         return Ok(Some(Header {
                             fin: h.is_final,
                             rsv,
@@ -211,10 +210,7 @@ mod tests {
     fn reserved_opcode_and_truncation_are_errors() {
         let mut src: &[u8] = &[0x83, 0x80, 0, 0, 0, 0];
         let mut fr = FrameReader::new(InBuf::new(16));
-        assert!(matches!(
-            fr.read_header(&mut src),
-            Err(Error::Protocol(ProtocolError::BadOpcode(3)))
-        ));
+        assert!(matches!(fr.read_header(&mut src), Err(Error::Protocol(ProtocolError::BadOpcode(3)))));
         let mut src: &[u8] = &[0x81];
         let mut fr = FrameReader::new(InBuf::new(16));
         assert!(matches!(fr.read_header(&mut src), Err(Error::Io(_))));

@@ -28,20 +28,19 @@ pub(crate) fn encode_header(
         opcode,
         mask,
     };
-    header
-        .format(len as u64, out)
-        .expect("writing to a Vec cannot fail");
+    header.format(len as u64, out).expect("writing to a Vec cannot fail");
 }
 
 /// Encodes a whole frame into `out`, masking the copied payload when `masks` is given.
 pub(crate) fn encode_frame(
     out: &mut Vec<u8>,
     opcode: OpCode,
+    rsv: u8,
     payload: &[u8],
     masks: Option<&mut MaskSource>,
 ) {
     let mask = masks.map(MaskSource::next_mask);
-    encode_header(out, opcode, true, 0, payload.len(), mask);
+    encode_header(out, opcode, true, rsv, payload.len(), mask);
     let start = out.len();
     out.extend_from_slice(payload);
     if let Some(mask) = mask {
@@ -79,7 +78,7 @@ mod tests {
     fn encodes_lengths_in_all_three_forms() {
         for (len, header_len) in [(5usize, 2usize), (126, 4), (70_000, 10)] {
             let mut out = Vec::new();
-            encode_frame(&mut out, OpCode::Data(Data::Binary), &vec![7; len], None);
+            encode_frame(&mut out, OpCode::Data(Data::Binary), 0, &vec![7; len], None);
             assert_eq!(out.len(), header_len + len);
             assert_eq!(out[0], 0x82);
         }

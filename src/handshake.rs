@@ -10,6 +10,7 @@ use tungstenite::handshake::machine::TryParse;
 use tungstenite::handshake::server::Request as HttpRequest;
 
 use crate::config::Config;
+use crate::extension::{self, Negotiated};
 use crate::inbuf::InBuf;
 use crate::request::Request;
 use crate::route::{Route, Router};
@@ -24,11 +25,7 @@ pub(crate) struct Rejection {
 
 impl Rejection {
     pub(crate) fn new(status: u16, why: &'static str) -> Self {
-        Rejection {
-            status,
-            why,
-            headers: Vec::new(),
-        }
+        Rejection { status, why, headers: Vec::new() }
     }
 
     fn with(mut self, name: &'static str, value: &'static str) -> Self {
@@ -38,17 +35,8 @@ impl Rejection {
 
     /// The whole HTTP response: status line, headers and a one-line text body.
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
-        let body = format!(
-            "{} {}: {}\n",
-            self.status,
-            reason_phrase(self.status),
-            self.why
-        );
-        let mut out = format!(
-            "HTTP/1.1 {} {}\r\n",
-            self.status,
-            reason_phrase(self.status)
-        );
+        let body = format!("{} {}: {}\n", self.status, reason_phrase(self.status), self.why);
+        let mut out = format!("HTTP/1.1 {} {}\r\n", self.status, reason_phrase(self.status));
         for (k, v) in &self.headers {
             out.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -93,10 +81,7 @@ pub(crate) fn read_request(
         if !buf.available().is_empty() {
             match HttpRequest::try_parse(buf.available()) {
                 Ok(Some((used, _))) if used > max => {
-                    return Err(ReadFailure::Reject(Rejection::new(
-                        431,
-                        "request head too large",
-                    )));
+                    return Err(ReadFailure::Reject(Rejection::new(431, "request head too large")));
                 }
                 Ok(Some((used, req))) => {
                     buf.consume(used);
@@ -107,10 +92,7 @@ pub(crate) fn read_request(
             }
         }
         if buf.available().len() >= max {
-            return Err(ReadFailure::Reject(Rejection::new(
-                431,
-                "request head too large",
-            )));
+            return Err(ReadFailure::Reject(Rejection::new(431, "request head too large")));
         }
         match buf.fill(r, max) {
             Ok(0) => return Err(ReadFailure::Io(io::ErrorKind::UnexpectedEof.into())),
@@ -139,6 +121,7 @@ pub(crate) struct Upgrade {
     pub(crate) request: Request,
     pub(crate) route: Arc<Route>,
     pub(crate) protocol: Option<String>,
+    pub(crate) extensions: Negotiated,
     pub(crate) response: Vec<u8>,
 }
 
@@ -156,47 +139,28 @@ pub(crate) fn negotiate(
         headers: req
             .headers()
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect(),
     };
-    let route = router
-        .find(request.path())
-        .ok_or_else(|| Rejection::new(404, "no WebSocket route at this path"))?;
-    if !request
-        .header_values("upgrade")
-        .any(|v| v.eq_ignore_ascii_case("websocket"))
-    {
+    let route =
+        router.find(request.path()).ok_or_else(|| Rejection::new(404, "no WebSocket route at this path"))?;
+    if !request.header_values("upgrade").any(|v| v.eq_ignore_ascii_case("websocket")) {
         return Err(Rejection::new(426, "this path only speaks WebSocket")
             .with("Upgrade", "websocket")
             .with("Connection", "Upgrade"));
     }
-    if !request
-        .header_values("connection")
-        .any(|v| v.eq_ignore_ascii_case("upgrade"))
-    {
+    if !request.header_values("connection").any(|v| v.eq_ignore_ascii_case("upgrade")) {
         return Err(Rejection::new(400, "Connection header lacks Upgrade"));
     }
     if request.header("sec-websocket-version").map(str::trim) != Some("13") {
-        return Err(Rejection::new(426, "unsupported WebSocket version")
-            .with("Sec-WebSocket-Version", "13"));
+        return Err(Rejection::new(426, "unsupported WebSocket version").with("Sec-WebSocket-Version", "13"));
     }
-    let key = request
-        .header("sec-websocket-key")
-        .map(str::trim)
-        .unwrap_or("");
+    let key = request.header("sec-websocket-key").map(str::trim).unwrap_or("");
     if !valid_key(key) {
         return Err(Rejection::new(400, "missing or invalid Sec-WebSocket-Key"));
     }
     if let (Some(allowed), Some(origin)) = (&config.allowed_origins, request.header("origin")) {
-        if !allowed
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(origin.trim()))
-        {
+        if !allowed.iter().any(|a| a.eq_ignore_ascii_case(origin.trim())) {
             return Err(Rejection::new(403, "origin not allowed"));
         }
     }
@@ -212,13 +176,12 @@ pub(crate) fn negotiate(
     if let Some(p) = &protocol {
         response.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
     }
+    let extensions = extension::negotiate(router.extensions_for(&route), &request);
+    if !extensions.header.is_empty() {
+        response.push_str(&format!("Sec-WebSocket-Extensions: {}\r\n", extensions.header));
+    }
     response.push_str("\r\n");
-    Ok(Upgrade {
-        request,
-        route,
-        protocol,
-        response: response.into_bytes(),
-    })
+    Ok(Upgrade { request, route, protocol, extensions, response: response.into_bytes() })
 }
 
 /// A key is 16 bytes in base64: 22 characters of the alphabet and `==`.
@@ -226,9 +189,7 @@ fn valid_key(key: &str) -> bool {
     let b = key.as_bytes();
     b.len() == 24
         && b[22..] == *b"=="
-        && b[..22]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        && b[..22].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
         && matches!(b[21], b'A' | b'Q' | b'g' | b'w')
 }
 
@@ -259,11 +220,7 @@ mod tests {
         let mut src: &[u8] = text;
         let req = read_request(&mut src, &mut buf, 1024).unwrap();
         assert_eq!(req.uri().path(), "/x");
-        assert_eq!(
-            buf.available(),
-            b"\x81",
-            "bytes after the head stay buffered"
-        );
+        assert_eq!(buf.available(), b"\x81", "bytes after the head stay buffered");
     }
 
     #[test]

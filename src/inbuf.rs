@@ -13,11 +13,7 @@ pub(crate) struct InBuf {
 impl InBuf {
     /// A buffer of `capacity` bytes (allocated now: it is the connection's read buffer).
     pub(crate) fn new(capacity: usize) -> Self {
-        InBuf {
-            data: vec![0; capacity],
-            start: 0,
-            end: 0,
-        }
+        InBuf { data: vec![0; capacity], start: 0, end: 0 }
     }
 
     /// The unconsumed bytes.
@@ -52,10 +48,7 @@ impl InBuf {
                 let grown = (self.data.len() * 2).min(max);
                 self.data.resize(grown, 0);
             } else {
-                return Err(io::Error::new(
-                    io::ErrorKind::OutOfMemory,
-                    "input buffer full",
-                ));
+                return Err(io::Error::new(io::ErrorKind::OutOfMemory, "input buffer full"));
             }
         }
         let n = loop {

@@ -43,7 +43,10 @@ mod close;
 mod config;
 mod conn;
 mod connection;
+#[cfg(feature = "deflate")]
+mod deflate;
 mod error;
+mod extension;
 mod frame_read;
 mod frame_write;
 mod handler;
@@ -62,7 +65,12 @@ mod writer;
 
 pub use crate::close::{CloseCode, CloseReason};
 pub use crate::config::Config;
+#[cfg(feature = "deflate")]
+pub use crate::deflate::Deflate;
 pub use crate::error::{Error, ProtocolError, Result, SendError, TrySendError};
+pub use crate::extension::{
+    Accepted, Extension, ExtensionError, ExtensionOffer, MessageDecoder, MessageEncoder, RSV1, RSV2, RSV3,
+};
 pub use crate::handler::Handler;
 pub use crate::message::Message;
 pub use crate::request::Request;

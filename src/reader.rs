@@ -5,12 +5,13 @@ use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
 
-use tungstenite::protocol::frame::coding::{Control, OpCode};
+use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 use crate::close::CloseCode;
 use crate::config::Config;
 use crate::conn::{Conn, Ctrl};
 use crate::error::{Error, ProtocolError};
+use crate::extension::MessageDecoder;
 use crate::frame_read::{FrameReader, Header, is_text};
 use crate::message::Message;
 use crate::timer::Clock;
@@ -42,7 +43,12 @@ pub(crate) struct ReadLoop<'a> {
     /// The message being assembled and whether it is text (`None`: no message in progress).
     message: Vec<u8>,
     text: Option<bool>,
+    /// RSV bits of the message's first frame (set by extensions).
+    first_rsv: u8,
     utf8: Utf8Check,
+    /// RSV bits the negotiated extensions may set, and their decoders in response order.
+    rsv_allowed: u8,
+    decoders: Vec<Box<dyn MessageDecoder>>,
 }
 
 impl<'a> ReadLoop<'a> {
@@ -52,6 +58,8 @@ impl<'a> ReadLoop<'a> {
         conn: &'a Arc<Conn>,
         clock: Clock,
         config: &'a Config,
+        rsv_allowed: u8,
+        decoders: Vec<Box<dyn MessageDecoder>>,
     ) -> Self {
         ReadLoop {
             stream,
@@ -61,7 +69,10 @@ impl<'a> ReadLoop<'a> {
             config,
             message: Vec::new(),
             text: None,
+            first_rsv: 0,
             utf8: Utf8Check::default(),
+            rsv_allowed,
+            decoders,
         }
     }
 
@@ -88,34 +99,39 @@ impl<'a> ReadLoop<'a> {
             return self.control(&header);
         }
         let text = match (header.opcode, self.text) {
-            (OpCode::Data(tungstenite::protocol::frame::coding::Data::Continue), Some(t)) => t,
-            (OpCode::Data(tungstenite::protocol::frame::coding::Data::Continue), None) => {
+            (OpCode::Data(Data::Continue), Some(t)) => t,
+            (OpCode::Data(Data::Continue), None) => {
                 return Err(ProtocolError::UnexpectedContinuation.into());
             }
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation.into()),
             (op, None) => {
                 self.utf8.reset();
+                self.first_rsv = header.rsv;
                 is_text(op)
             }
         };
         self.text = Some(text);
+        // An encoded (compressed) message is limited by its decoded size, checked while
+        // decoding; on the wire it may exceed the limit by a little (incompressible data).
+        let encoded = self.first_rsv != 0;
+        let max = self.config.max_message_size;
+        let wire_max = if encoded { max.saturating_add(max / 8).saturating_add(1024) } else { max };
         let size = self.message.len() as u64 + header.len;
-        if size > self.config.max_message_size as u64 {
-            return Err(Error::MessageTooLarge {
-                size,
-                max: self.config.max_message_size,
-            });
+        if size > wire_max as u64 {
+            return Err(Error::MessageTooLarge { size, max });
         }
+        // Plain text is validated as it arrives, so invalid UTF-8 fails fast.
         let utf8 = &mut self.utf8;
-        self.frames
-            .read_payload(self.stream, &header, &mut self.message, |buf| {
-                if text { utf8.check(buf, false) } else { Ok(()) }
-            })?;
+        self.frames.read_payload(self.stream, &header, &mut self.message, |buf| {
+            if text && !encoded { utf8.check(buf, false) } else { Ok(()) }
+        })?;
         if header.fin {
-            let bytes = std::mem::take(&mut self.message);
+            let mut bytes = std::mem::take(&mut self.message);
             self.text = None;
+            for decoder in self.decoders.iter_mut().rev() {
+                bytes = decoder.decode(bytes, self.first_rsv, max)?;
+            }
             let message = if text {
-                self.utf8.check(&bytes, true)?;
                 Message::Text(String::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?)
             } else {
                 Message::Binary(bytes)
@@ -130,7 +146,9 @@ impl<'a> ReadLoop<'a> {
         if h.mask.is_none() && !self.config.accept_unmasked_frames {
             return Err(ProtocolError::UnmaskedFrame.into());
         }
-        if h.rsv != 0 {
+        // Extensions may set their bits on the first frame of a data message only.
+        let starts_message = !h.is_control() && h.opcode != OpCode::Data(Data::Continue);
+        if h.rsv & !(if starts_message { self.rsv_allowed } else { 0 }) != 0 {
             return Err(ProtocolError::ReservedBits.into());
         }
         if h.is_control() {
@@ -141,18 +159,14 @@ impl<'a> ReadLoop<'a> {
                 return Err(ProtocolError::ControlTooLong.into());
             }
         } else if h.len > self.config.max_frame_size as u64 {
-            return Err(Error::FrameTooLarge {
-                size: h.len,
-                max: self.config.max_frame_size,
-            });
+            return Err(Error::FrameTooLarge { size: h.len, max: self.config.max_frame_size });
         }
         Ok(())
     }
 
     fn control(&mut self, header: &Header) -> Result<Option<Ending>, Error> {
         let mut payload = Vec::with_capacity(header.len as usize);
-        self.frames
-            .read_payload(self.stream, header, &mut payload, |_| Ok(()))?;
+        self.frames.read_payload(self.stream, header, &mut payload, |_| Ok(()))?;
         match header.opcode {
             OpCode::Control(Control::Ping) => {
                 if !self.conn.close_pending() {
@@ -199,17 +213,11 @@ mod tests {
     fn close_payloads() {
         assert_eq!(parse_close(&[]).unwrap().0, CloseCode::NO_STATUS);
         assert!(parse_close(&[3]).is_err());
-        assert_eq!(
-            parse_close(&[3, 232, b'o', b'k']).unwrap(),
-            (CloseCode::NORMAL, "ok".to_owned())
-        );
+        assert_eq!(parse_close(&[3, 232, b'o', b'k']).unwrap(), (CloseCode::NORMAL, "ok".to_owned()));
         assert!(matches!(
             parse_close(&[3, 237]),
             Err(Error::Protocol(ProtocolError::InvalidCloseCode(1005)))
         ));
-        assert!(matches!(
-            parse_close(&[3, 232, 0xff]),
-            Err(Error::InvalidUtf8)
-        ));
+        assert!(matches!(parse_close(&[3, 232, 0xff]), Err(Error::InvalidUtf8)));
     }
 }

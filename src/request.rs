@@ -37,10 +37,7 @@ impl Request {
 
     /// The first value of header `name` (compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Every header as `(name, value)`, in the order they were sent; names are lower case.
@@ -57,5 +54,10 @@ impl Request {
             .flat_map(|(_, v)| v.split(','))
             .map(str::trim)
             .filter(|v| !v.is_empty())
+    }
+
+    /// Every value of header `name` (each header line whole, in order).
+    pub(crate) fn header_values_raw<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.headers.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::extension::Extension;
 use crate::handler::Handler;
 use crate::session::Session;
 
@@ -34,6 +35,8 @@ pub(crate) enum RouteKind {
 pub struct Route {
     pub(crate) kind: RouteKind,
     pub(crate) protocols: Vec<String>,
+    /// `None`: the server's extensions.
+    pub(crate) extensions: Option<Vec<Arc<dyn Extension>>>,
 }
 
 impl Route {
@@ -43,10 +46,7 @@ impl Route {
         H: Handler + 'static,
         F: Fn() -> H + Send + Sync + 'static,
     {
-        Route {
-            kind: RouteKind::Handler(Box::new(move || Box::new(factory()))),
-            protocols: Vec::new(),
-        }
+        Route::new(RouteKind::Handler(Box::new(move || Box::new(factory()))))
     }
 
     /// A route in Ktor's channel style: `f` runs on a thread of its own for each connection
@@ -56,22 +56,36 @@ impl Route {
     where
         F: Fn(Session) + Send + Sync + 'static,
     {
-        Route {
-            kind: RouteKind::Channel(Arc::new(f)),
-            protocols: Vec::new(),
-        }
+        Route::new(RouteKind::Channel(Arc::new(f)))
     }
 
-    /// Subprotocols this route speaks, in the server's order of preference is not used: the
-    /// first protocol the client offers that is in this list is selected
-    /// (`Sec-WebSocket-Protocol`). A client offering none of them still connects, with no
-    /// protocol selected. Defaults to none.
+    fn new(kind: RouteKind) -> Self {
+        Route { kind, protocols: Vec::new(), extensions: None }
+    }
+
+    /// Subprotocols this route speaks (`Sec-WebSocket-Protocol`): the first protocol in the
+    /// client's offer that is in this list is selected. A client offering none of them still
+    /// connects, with no protocol selected. Defaults to none.
     pub fn protocols<I, S>(mut self, protocols: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Offers `extension` on this route. A route with extensions of its own ignores the
+    /// server's ([`Server::extension`](crate::Server::extension)); call it several times to
+    /// offer several. Defaults to the server's extensions.
+    pub fn extension(mut self, extension: impl Extension + 'static) -> Self {
+        self.extensions.get_or_insert_with(Vec::new).push(Arc::new(extension));
+        self
+    }
+
+    /// Offers no extension on this route, whatever the server offers.
+    pub fn no_extensions(mut self) -> Self {
+        self.extensions = Some(Vec::new());
         self
     }
 }
@@ -82,18 +96,33 @@ impl fmt::Debug for Route {
             RouteKind::Handler(_) => "handler",
             RouteKind::Channel(_) => "channel",
         };
+        let extensions: Option<Vec<&str>> =
+            self.extensions.as_ref().map(|e| e.iter().map(|e| e.name()).collect());
         f.debug_struct("Route")
             .field("kind", &kind)
             .field("protocols", &self.protocols)
+            .field("extensions", &extensions)
             .finish()
     }
 }
 
-/// Path to route, plus an optional route for every other path.
-#[derive(Debug, Default)]
+/// Path to route, plus an optional route for every other path, and the server's extensions.
+#[derive(Default)]
 pub(crate) struct Router {
     routes: HashMap<String, Arc<Route>>,
     fallback: Option<Arc<Route>>,
+    extensions: Vec<Arc<dyn Extension>>,
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let extensions: Vec<&str> = self.extensions.iter().map(|e| e.name()).collect();
+        f.debug_struct("Router")
+            .field("routes", &self.routes)
+            .field("fallback", &self.fallback)
+            .field("extensions", &extensions)
+            .finish()
+    }
 }
 
 impl Router {
@@ -103,6 +132,15 @@ impl Router {
 
     pub(crate) fn set_fallback(&mut self, route: Route) {
         self.fallback = Some(Arc::new(route));
+    }
+
+    pub(crate) fn add_extension(&mut self, extension: Arc<dyn Extension>) {
+        self.extensions.push(extension);
+    }
+
+    /// The extensions offered on `route`.
+    pub(crate) fn extensions_for<'a>(&'a self, route: &'a Route) -> &'a [Arc<dyn Extension>] {
+        route.extensions.as_deref().unwrap_or(&self.extensions)
     }
 
     pub(crate) fn find(&self, path: &str) -> Option<Arc<Route>> {

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::conn::{Conn, Cut, HANDSHAKE};
 use crate::connection::{self, refuse};
 use crate::error::{Error, Result};
+use crate::extension::Extension;
 use crate::handler::Handler;
 use crate::handshake::Rejection;
 use crate::route::{Route, Router};
@@ -47,10 +48,7 @@ pub struct Server {
 impl Server {
     /// A server with `config` and no routes yet.
     pub fn new(config: Config) -> Self {
-        Server {
-            config,
-            router: Router::default(),
-        }
+        Server { config, router: Router::default() }
     }
 
     /// Serves `path` with a handler per connection, made by `factory` (Ktor's
@@ -74,6 +72,14 @@ impl Server {
     /// Serves `path` with a fully configured [`Route`] (subprotocols, channel style).
     pub fn route_with(mut self, path: &str, route: Route) -> Self {
         self.router.add(path, route);
+        self
+    }
+
+    /// Offers `extension` (such as [`Deflate`](crate::Deflate)) on every route that has no
+    /// extensions of its own. Call it several times to offer several; a connection uses those
+    /// the client also offers, in the client's order.
+    pub fn extension(mut self, extension: impl Extension + 'static) -> Self {
+        self.router.add_extension(Arc::new(extension));
         self
     }
 
@@ -106,25 +112,16 @@ impl Server {
         });
 
         let s = state.clone();
-        let timer = spawn("syncws-timer", move || {
-            timer::run(&s.registry, &s.config, s.clock, wake_rx, &stop_rx)
-        })?;
+        let timer =
+            spawn("syncws-timer", move || timer::run(&s.registry, &s.config, s.clock, wake_rx, &stop_rx))?;
         let rejecter = spawn("syncws-reject", move || {
             for mut stream in reject_rx {
-                let peer = stream
-                    .peer_addr()
-                    .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
-                refuse(
-                    &mut stream,
-                    &Rejection::new(503, "too many connections"),
-                    peer,
-                );
+                let peer = stream.peer_addr().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+                refuse(&mut stream, &Rejection::new(503, "too many connections"), peer);
             }
         })?;
         let s = state.clone();
-        let listener = spawn("syncws-listen", move || {
-            accept_loop(&s, &listener, &reject_tx)
-        })?;
+        let listener = spawn("syncws-listen", move || accept_loop(&s, &listener, &reject_tx))?;
         log::info!("syncws listening on {local_addr}");
         Ok(ServerHandle {
             state,
@@ -140,11 +137,7 @@ impl Server {
 const REJECT_QUEUE: usize = 64;
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
-    thread::Builder::new()
-        .name(name.to_owned())
-        .stack_size(64 * 1024)
-        .spawn(f)
-        .map_err(Error::Spawn)
+    thread::Builder::new().name(name.to_owned()).stack_size(64 * 1024).spawn(f).map_err(Error::Spawn)
 }
 
 /// What every thread of a server shares.
@@ -172,15 +165,9 @@ impl ServerState {
 
     /// Puts `conn` under the timer's watch until the guard drops.
     pub(crate) fn register<'a>(&'a self, conn: &Arc<Conn>) -> Registered<'a> {
-        self.registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(conn.id, conn.clone());
+        self.registry.lock().unwrap_or_else(|e| e.into_inner()).insert(conn.id, conn.clone());
         let _ = self.timer_wake.send(());
-        Registered {
-            state: self,
-            id: conn.id,
-        }
+        Registered { state: self, id: conn.id }
     }
 
     fn live(&self) -> usize {
@@ -195,22 +182,13 @@ impl ServerState {
             if now >= deadline {
                 break;
             }
-            live = self
-                .live_changed
-                .wait_timeout(live, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            live = self.live_changed.wait_timeout(live, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
         *live
     }
 
     fn each_conn(&self, f: impl Fn(&Conn)) {
-        for conn in self
-            .registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-        {
+        for conn in self.registry.lock().unwrap_or_else(|e| e.into_inner()).values() {
             f(conn);
         }
     }
@@ -224,11 +202,7 @@ pub(crate) struct Registered<'a> {
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        self.state
-            .registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.id);
+        self.state.registry.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
     }
 }
 
@@ -268,10 +242,7 @@ fn accept_loop(state: &Arc<ServerState>, listener: &TcpListener, reject: &Sender
             Err(_) => continue,
         };
         if state.live() >= state.config.max_connections {
-            log::warn!(
-                "{peer}: refused, {} connections already",
-                state.config.max_connections
-            );
+            log::warn!("{peer}: refused, {} connections already", state.config.max_connections);
             let _ = reject.try_send(stream);
             continue;
         }
@@ -346,9 +317,7 @@ impl ServerHandle {
             state.each_conn(|c| c.cut(Cut::Shutdown));
             left = state.wait_idle(Instant::now() + Duration::from_secs(2));
             if left > 0 {
-                log::warn!(
-                    "shutdown: {left} connection threads still running (handlers not returning)"
-                );
+                log::warn!("shutdown: {left} connection threads still running (handlers not returning)");
             }
         }
         let _ = self.timer_stop.send(());

@@ -36,6 +36,7 @@ struct Inner {
     clock: Clock,
     request: Request,
     protocol: Option<String>,
+    extensions: String,
     outgoing: Sender<Message>,
     incoming: Receiver<Message>,
 }
@@ -46,19 +47,11 @@ impl Session {
         clock: Clock,
         request: Request,
         protocol: Option<String>,
+        extensions: String,
         outgoing: Sender<Message>,
         incoming: Receiver<Message>,
     ) -> Self {
-        Session {
-            inner: Arc::new(Inner {
-                conn,
-                clock,
-                request,
-                protocol,
-                outgoing,
-                incoming,
-            }),
-        }
+        Session { inner: Arc::new(Inner { conn, clock, request, protocol, extensions, outgoing, incoming }) }
     }
 
     /// A number unique among this server's connections.
@@ -81,6 +74,12 @@ impl Session {
         self.inner.protocol.as_deref()
     }
 
+    /// The negotiated extensions as sent in the `Sec-WebSocket-Extensions` response header
+    /// (for example `permessage-deflate; server_no_context_takeover`); empty when none.
+    pub fn extensions(&self) -> &str {
+        &self.inner.extensions
+    }
+
     /// Whether the session is open: no close requested or received, connection alive.
     pub fn is_open(&self) -> bool {
         self.inner.conn.phase() == OPEN && !self.inner.conn.close_pending()
@@ -96,10 +95,7 @@ impl Session {
         if self.inner.conn.close_pending() {
             return Err(SendError(message));
         }
-        self.inner
-            .outgoing
-            .send(message)
-            .map_err(|e| SendError(e.into_inner()))
+        self.inner.outgoing.send(message).map_err(|e| SendError(e.into_inner()))
     }
 
     /// Queues a text message; see [`send`](Self::send).
@@ -147,11 +143,7 @@ impl Session {
         if self.inner.conn.close_pending() {
             return Err(Error::Closed);
         }
-        self.inner
-            .conn
-            .ctrl_tx
-            .send(Ctrl::Ping(payload))
-            .map_err(|_| Error::Closed)
+        self.inner.conn.ctrl_tx.send(Ctrl::Ping(payload)).map_err(|_| Error::Closed)
     }
 
     /// Starts the closing handshake: messages already queued are sent first, then a close
@@ -159,9 +151,7 @@ impl Session {
     /// not answer within the close timeout, the connection is dropped. Closing twice is a
     /// no-op; returns whether this call started the close.
     pub fn close(&self, code: CloseCode, reason: &str) -> bool {
-        self.inner
-            .conn
-            .request_close(code, reason, self.inner.clock.now_ms())
+        self.inner.conn.request_close(code, reason, self.inner.clock.now_ms())
     }
 
     /// Why the session ended (Ktor's `closeReason`); `None` while it is still open.

@@ -42,11 +42,7 @@ pub(crate) fn run(
         let now = clock.now_ms();
         let next = {
             let conns = registry.lock().unwrap_or_else(|e| e.into_inner());
-            conns
-                .values()
-                .map(|c| tick(c, now, config))
-                .min()
-                .unwrap_or(u64::MAX)
+            conns.values().map(|c| tick(c, now, config)).min().unwrap_or(u64::MAX)
         };
         if !stop.is_empty() {
             return;

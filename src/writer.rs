@@ -10,6 +10,7 @@ use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 use crate::close::CloseCode;
 use crate::conn::{Conn, Ctrl, Cut};
+use crate::extension::MessageEncoder;
 use crate::frame_write::{COPY_LIMIT, encode_frame, encode_header, write_two};
 use crate::mask::MaskSource;
 use crate::message::Message;
@@ -22,6 +23,9 @@ const KEEP: usize = 16 * 1024;
 
 /// Stack of the write loop thread: it only encodes frames.
 pub(crate) const WRITER_STACK: usize = 64 * 1024;
+/// Stack of a write loop that runs extension encoders: miniz_oxide builds its ~90 KiB
+/// compressor state on the stack before boxing it.
+pub(crate) const WRITER_STACK_WITH_EXTENSIONS: usize = 320 * 1024;
 
 /// Why an item stopped the loop.
 enum Flow {
@@ -35,6 +39,8 @@ struct Writer {
     clock: Clock,
     out: Vec<u8>,
     masks: Option<MaskSource>,
+    /// The negotiated extensions' encoders, applied in order.
+    encoders: Vec<Box<dyn MessageEncoder>>,
 }
 
 /// Runs the write loop until a close frame is written, the connection is aborted, or writing
@@ -46,16 +52,11 @@ pub(crate) fn run(
     ctrl: Receiver<Ctrl>,
     data: Receiver<Message>,
     masking: bool,
+    encoders: Vec<Box<dyn MessageEncoder>>,
 ) {
-    let masks = masking
-        .then(|| MaskSource::new(conn.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ conn.created_ms));
-    let mut w = Writer {
-        stream,
-        conn,
-        clock,
-        out: Vec::new(),
-        masks,
-    };
+    let masks =
+        masking.then(|| MaskSource::new(conn.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ conn.created_ms));
+    let mut w = Writer { stream, conn, clock, out: Vec::new(), masks, encoders };
     if let Err(e) = w.serve(&ctrl, &data) {
         log::debug!("{}: write loop ended: {e}", w.conn.peer);
         w.conn.cut(Cut::WriteFailed);
@@ -112,40 +113,24 @@ impl Writer {
             Ctrl::Close => return Ok(Flow::Go), // handled after the batch, once data is drained
             Ctrl::Abort => return Ok(Flow::Stop),
         };
-        encode_frame(
-            &mut self.out,
-            OpCode::Control(op),
-            &payload,
-            self.masks.as_mut(),
-        );
+        encode_frame(&mut self.out, OpCode::Control(op), 0, &payload, self.masks.as_mut());
         Ok(Flow::Go)
     }
 
     fn message(&mut self, m: Message) -> io::Result<Flow> {
-        let op = if m.is_text() {
-            Data::Text
-        } else {
-            Data::Binary
-        };
+        let op = if m.is_text() { Data::Text } else { Data::Binary };
+        let text = m.is_text();
         let mut payload = m.into_bytes();
+        let mut rsv = 0;
+        for encoder in &mut self.encoders {
+            rsv |= encoder.encode(&mut payload, text).map_err(io::Error::other)?;
+        }
         if payload.len() < COPY_LIMIT {
-            encode_frame(
-                &mut self.out,
-                OpCode::Data(op),
-                &payload,
-                self.masks.as_mut(),
-            );
+            encode_frame(&mut self.out, OpCode::Data(op), rsv, &payload, self.masks.as_mut());
             return Ok(Flow::Go);
         }
         let mask = self.masks.as_mut().map(MaskSource::next_mask);
-        encode_header(
-            &mut self.out,
-            OpCode::Data(op),
-            true,
-            0,
-            payload.len(),
-            mask,
-        );
+        encode_header(&mut self.out, OpCode::Data(op), true, rsv, payload.len(), mask);
         if let Some(mask) = mask {
             crate::mask::apply_mask(&mut payload, mask, 0);
         }
@@ -178,12 +163,7 @@ impl Writer {
                 payload.extend_from_slice(&code.as_u16().to_be_bytes());
                 payload.extend_from_slice(reason.as_bytes());
             }
-            encode_frame(
-                &mut self.out,
-                OpCode::Control(Control::Close),
-                &payload,
-                self.masks.as_mut(),
-            );
+            encode_frame(&mut self.out, OpCode::Control(Control::Close), 0, &payload, self.masks.as_mut());
         }
         self.flush()?;
         // RFC 6455 §7.1.1: the server closes TCP first; FIN follows our close frame.

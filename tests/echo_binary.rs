@@ -44,10 +44,7 @@ fn spawn(args: &[&str]) -> (Echo, SocketAddr) {
 }
 
 fn signal(child: &Echo, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.0.id().to_string()])
-        .status()
-        .unwrap();
+    let ok = Command::new("kill").args([sig, &child.0.id().to_string()]).status().unwrap();
     assert!(ok.success());
 }
 
@@ -80,18 +77,9 @@ fn echoes_and_exits_cleanly_on_sigterm_with_1001() {
 
 #[test]
 fn any_path_and_limits_from_flags() {
-    let (mut child, addr) = spawn(&[
-        "--any-path",
-        "--max-message-size",
-        "100",
-        "--protocol",
-        "p1",
-    ]);
-    let mut c = Client::connect_with(
-        addr,
-        &upgrade_request("/some/where", "Sec-WebSocket-Protocol: p1\r\n"),
-    )
-    .unwrap();
+    let (mut child, addr) = spawn(&["--any-path", "--max-message-size", "100", "--protocol", "p1"]);
+    let mut c = Client::connect_with(addr, &upgrade_request("/some/where", "Sec-WebSocket-Protocol: p1\r\n"))
+        .unwrap();
     assert_eq!(c.header("sec-websocket-protocol").as_deref(), Some("p1"));
     c.send_text("short");
     assert_eq!(c.read_data().unwrap().text(), "short");
@@ -106,12 +94,9 @@ fn any_path_and_limits_from_flags() {
 
 #[test]
 fn bad_flags_fail_with_usage() {
-    let out = Command::new(env!("CARGO_BIN_EXE_syncws-echo"))
-        .args(["--ping-period", "soon"])
-        .output()
-        .unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_syncws-echo")).args(["--ping-period", "soon"]).output().unwrap();
     assert!(!out.status.success());
-    let text =
-        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("duration"), "{text}");
 }

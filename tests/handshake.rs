@@ -12,17 +12,15 @@ use syncws::{Config, Route, Server};
 fn echo_server(config: Config) -> syncws::ServerHandle {
     let (tx, _rx) = crossbeam_channel::unbounded();
     start(
-        Server::new(config)
-            .route("/echo", move || Recorder { events: tx.clone() })
-            .route_with(
-                "/chat",
-                Route::channel(|s| {
-                    for m in s.incoming() {
-                        let _ = s.send(m);
-                    }
-                })
-                .protocols(["chat.v2", "chat.v1"]),
-            ),
+        Server::new(config).route("/echo", move || Recorder { events: tx.clone() }).route_with(
+            "/chat",
+            Route::channel(|s| {
+                for m in s.incoming() {
+                    let _ = s.send(m);
+                }
+            })
+            .protocols(["chat.v2", "chat.v1"]),
+        ),
     )
 }
 
@@ -31,10 +29,7 @@ fn upgrade_succeeds_with_the_right_accept_key() {
     let server = echo_server(Config::default());
     let mut c = Client::connect(server.local_addr(), "/echo");
     // RFC 6455 §1.3 example key and accept value.
-    assert_eq!(
-        c.header("sec-websocket-accept").as_deref(),
-        Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
-    );
+    assert_eq!(c.header("sec-websocket-accept").as_deref(), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
     assert_eq!(c.header("sec-websocket-protocol"), None);
     c.send_text("hi");
     assert_eq!(c.read_data().unwrap().text(), "hi");
@@ -102,22 +97,10 @@ fn long_headers_are_431() {
 fn origin_check_is_403_for_others() {
     let server = echo_server(Config::default().allowed_origins(Some(["https://board.local"])));
     let addr = server.local_addr();
-    let r = http(
-        addr,
-        &upgrade_request("/echo", "Origin: https://evil.example\r\n"),
-    );
+    let r = http(addr, &upgrade_request("/echo", "Origin: https://evil.example\r\n"));
     assert_eq!(status(&r), 403, "{r}");
-    assert!(
-        Client::connect_with(
-            addr,
-            &upgrade_request("/echo", "Origin: https://BOARD.local\r\n")
-        )
-        .is_ok()
-    );
-    assert!(
-        Client::connect_with(addr, &upgrade_request("/echo", "")).is_ok(),
-        "no Origin: not a browser"
-    );
+    assert!(Client::connect_with(addr, &upgrade_request("/echo", "Origin: https://BOARD.local\r\n")).is_ok());
+    assert!(Client::connect_with(addr, &upgrade_request("/echo", "")).is_ok(), "no Origin: not a browser");
 }
 
 #[test]
@@ -129,15 +112,9 @@ fn subprotocol_is_the_first_offer_the_route_speaks() {
         &upgrade_request("/chat", "Sec-WebSocket-Protocol: x, chat.v1, chat.v2\r\n"),
     )
     .unwrap();
-    assert_eq!(
-        c.header("sec-websocket-protocol").as_deref(),
-        Some("chat.v1")
-    );
-    let c = Client::connect_with(
-        addr,
-        &upgrade_request("/chat", "Sec-WebSocket-Protocol: other\r\n"),
-    )
-    .unwrap();
+    assert_eq!(c.header("sec-websocket-protocol").as_deref(), Some("chat.v1"));
+    let c =
+        Client::connect_with(addr, &upgrade_request("/chat", "Sec-WebSocket-Protocol: other\r\n")).unwrap();
     assert_eq!(c.header("sec-websocket-protocol"), None);
 }
 
@@ -145,17 +122,14 @@ fn subprotocol_is_the_first_offer_the_route_speaks() {
 fn session_sees_path_query_headers_and_address() {
     let (tx, rx) = crossbeam_channel::unbounded();
     let server = start(
-        Server::new(Config::default())
-            .fallback(Route::handler(move || Recorder { events: tx.clone() })),
+        Server::new(Config::default()).fallback(Route::handler(move || Recorder { events: tx.clone() })),
     );
     let _c = Client::connect_with(
         server.local_addr(),
         &upgrade_request("/any/where?room=7&x", "X-Board: pi4\r\n"),
     )
     .unwrap();
-    let Event::Open(s) = next(&rx) else {
-        panic!("expected open")
-    };
+    let Event::Open(s) = next(&rx) else { panic!("expected open") };
     assert_eq!(s.request().path(), "/any/where");
     assert_eq!(s.request().query(), Some("room=7&x"));
     assert_eq!(s.request().header("x-board"), Some("pi4"));
@@ -171,10 +145,7 @@ fn half_request_gets_408_after_the_handshake_timeout() {
     let r = http(server.local_addr(), "GET /echo HTTP/1.1\r\nHost: t\r\n");
     let took = started.elapsed();
     assert_eq!(status(&r), 408, "{r}");
-    assert!(
-        took >= Duration::from_millis(250) && took < Duration::from_secs(4),
-        "took {took:?}"
-    );
+    assert!(took >= Duration::from_millis(250) && took < Duration::from_secs(4), "took {took:?}");
 }
 
 #[test]

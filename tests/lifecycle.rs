@@ -24,10 +24,7 @@ fn events_come_in_order_and_on_close_runs_once() {
     assert!(matches!(next(&events), Event::Message(Message::Text(t)) if t == "one"));
     assert!(matches!(next(&events), Event::Message(Message::Binary(b)) if b == [2]));
     assert!(matches!(next(&events), Event::Close(r) if r.code == CloseCode::NORMAL && r.was_clean));
-    assert!(
-        events.recv_timeout(Duration::from_millis(300)).is_err(),
-        "nothing after on_close"
-    );
+    assert!(events.recv_timeout(Duration::from_millis(300)).is_err(), "nothing after on_close");
 }
 
 #[test]
@@ -55,10 +52,7 @@ fn a_panicking_handler_closes_only_its_connection_with_1011() {
     assert_eq!(closes, 1, "on_close still runs, once");
     bystander.send_text("unaffected");
     assert_eq!(bystander.read_data().unwrap().text(), "unaffected");
-    assert!(
-        Client::connect_with(addr, &upgrade_request("/echo", "")).is_ok(),
-        "server lives on"
-    );
+    assert!(Client::connect_with(addr, &upgrade_request("/echo", "")).is_ok(), "server lives on");
 }
 
 #[test]
@@ -68,31 +62,21 @@ fn a_dead_peer_is_dropped_within_ping_period_plus_timeout() {
     let (server, events) = recording(Config::default().ping_period(Some(period)).timeout(timeout));
     // The client completes the handshake, then neither reads nor answers: a pulled cable.
     let c = Client::connect(server.local_addr(), "/echo");
-    let Event::Open(_) = next(&events) else {
-        panic!()
-    };
+    let Event::Open(_) = next(&events) else { panic!() };
     let opened = Instant::now();
     let r = close_event(&events);
     let took = opened.elapsed();
     assert_eq!((r.code, r.was_clean), (CloseCode::ABNORMAL, false));
     assert!(r.reason.contains("ping"), "{r:?}");
-    assert!(
-        took >= period + timeout - Duration::from_millis(50),
-        "too early: {took:?}"
-    );
-    assert!(
-        took < period + timeout + Duration::from_millis(700),
-        "too late: {took:?}"
-    );
+    assert!(took >= period + timeout - Duration::from_millis(50), "too early: {took:?}");
+    assert!(took < period + timeout + Duration::from_millis(700), "too late: {took:?}");
     drop(c);
 }
 
 #[test]
 fn a_live_peer_answering_pings_is_kept() {
     let (server, events) = recording(
-        Config::default()
-            .ping_period(Some(Duration::from_millis(100)))
-            .timeout(Duration::from_millis(150)),
+        Config::default().ping_period(Some(Duration::from_millis(100))).timeout(Duration::from_millis(150)),
     );
     let mut c = Client::connect(server.local_addr(), "/echo");
     let mut pings = 0;
@@ -103,10 +87,7 @@ fn a_live_peer_answering_pings_is_kept() {
         pings += 1;
         c.send_frame(true, 10, &f.payload, true);
     }
-    assert!(
-        (4..=12).contains(&pings),
-        "{pings} pings in 900 ms at a 100 ms period"
-    );
+    assert!((4..=12).contains(&pings), "{pings} pings in 900 ms at a 100 ms period");
     assert!(matches!(next(&events), Event::Open(_)));
     assert!(events.try_recv().is_err(), "no close while answering pings");
 }
@@ -118,9 +99,7 @@ fn graceful_shutdown_sends_1001_after_everything_queued() {
         Server::new(Config::default().queue_capacity(1000))
             .route("/echo", move || Recorder { events: tx.clone() }),
     );
-    let mut clients: Vec<Client> = (0..5)
-        .map(|_| Client::connect(server.local_addr(), "/echo"))
-        .collect();
+    let mut clients: Vec<Client> = (0..5).map(|_| Client::connect(server.local_addr(), "/echo")).collect();
     let sessions: Vec<_> = (0..5)
         .map(|_| match next(&rx) {
             Event::Open(s) => s,
@@ -165,36 +144,28 @@ fn graceful_shutdown_sends_1001_after_everything_queued() {
 #[test]
 fn shutdown_is_bounded_even_if_peers_never_answer() {
     let (server, _events) = recording(Config::default().close_timeout(Duration::from_millis(200)));
-    let _silent: Vec<Client> = (0..3)
-        .map(|_| Client::connect(server.local_addr(), "/echo"))
-        .collect();
+    let _silent: Vec<Client> = (0..3).map(|_| Client::connect(server.local_addr(), "/echo")).collect();
     let _half = TcpStream::connect(server.local_addr()).unwrap(); // never sends a request
     thread::sleep(Duration::from_millis(50));
     let started = Instant::now();
     assert_eq!(server.shutdown(), 0);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
 }
 
 #[test]
 fn channel_style_route_iterates_incoming() {
-    let server = start(
-        Server::new(Config::default()).channel_route("/ktor", |session| {
-            for message in session.incoming() {
-                if message.as_text() == Some("bye") {
-                    session.close(CloseCode::NORMAL, "Client said BYE");
-                    break;
-                }
-                let reply = format!("YOU SAID: {}", message.as_text().unwrap_or("<binary>"));
-                if session.send_text(reply).is_err() {
-                    break;
-                }
+    let server = start(Server::new(Config::default()).channel_route("/ktor", |session| {
+        for message in session.incoming() {
+            if message.as_text() == Some("bye") {
+                session.close(CloseCode::NORMAL, "Client said BYE");
+                break;
             }
-        }),
-    );
+            let reply = format!("YOU SAID: {}", message.as_text().unwrap_or("<binary>"));
+            if session.send_text(reply).is_err() {
+                break;
+            }
+        }
+    }));
     let mut c = Client::connect(server.local_addr(), "/ktor");
     c.send_text("hello");
     assert_eq!(c.read_data().unwrap().text(), "YOU SAID: hello");
@@ -224,9 +195,7 @@ fn channel_function_returning_closes_with_1000_and_panicking_with_1011() {
 fn try_send_reports_full_and_send_unblocks_when_the_peer_reads() {
     let (server, events) = recording(Config::default().queue_capacity(4));
     let mut c = Client::connect(server.local_addr(), "/echo");
-    let Event::Open(s) = next(&events) else {
-        panic!()
-    };
+    let Event::Open(s) = next(&events) else { panic!() };
     // The client reads nothing: fill the socket buffers, then the queue, until try_send has
     // kept failing for 200 ms (the kernel may still take a little while the writer writes).
     let big = vec![7u8; 256 * 1024];
@@ -239,11 +208,7 @@ fn try_send_reports_full_and_send_unblocks_when_the_peer_reads() {
             }
             Err(e) => {
                 assert!(e.is_full(), "{e:?}");
-                assert_eq!(
-                    e.into_inner().len(),
-                    big.len(),
-                    "the message is handed back"
-                );
+                assert_eq!(e.into_inner().len(), big.len(), "the message is handed back");
                 full_streak += 1;
                 if full_streak == 40 {
                     break;
@@ -252,18 +217,12 @@ fn try_send_reports_full_and_send_unblocks_when_the_peer_reads() {
             }
         }
     }
-    assert_eq!(
-        full_streak, 40,
-        "the queue must stay full while nobody reads"
-    );
+    assert_eq!(full_streak, 40, "the queue must stay full while nobody reads");
     let queued = sent;
     let sender = s.clone();
     let blocked = thread::spawn(move || sender.send(Message::Text("last".into())).is_ok());
     thread::sleep(Duration::from_millis(100));
-    assert!(
-        !blocked.is_finished(),
-        "send blocks while the queue is full"
-    );
+    assert!(!blocked.is_finished(), "send blocks while the queue is full");
     for _ in 0..queued {
         assert_eq!(c.read_data().unwrap().payload.len(), big.len());
     }
@@ -277,9 +236,7 @@ fn try_send_reports_full_and_send_unblocks_when_the_peer_reads() {
 fn sessions_can_send_from_other_threads() {
     let (server, events) = recording(Config::default());
     let mut c = Client::connect(server.local_addr(), "/echo");
-    let Event::Open(s) = next(&events) else {
-        panic!()
-    };
+    let Event::Open(s) = next(&events) else { panic!() };
     let senders: Vec<_> = (0..4)
         .map(|t| {
             let s = s.clone();
@@ -340,9 +297,7 @@ fn hundreds_of_concurrent_clients() {
 fn idle_connection_without_pings_stays_open() {
     let (server, _events) = recording(Config::default().ping_period(None));
     let mut c = Client::connect(server.local_addr(), "/echo");
-    c.stream
-        .set_read_timeout(Some(Duration::from_millis(400)))
-        .unwrap();
+    c.stream.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
     let mut buf = [0u8; 16];
     let r = c.stream.read(&mut buf);
     assert!(r.is_err(), "no ping, no close: {r:?}");
@@ -403,19 +358,13 @@ impl syncws::Handler for Slow {
 fn slow_server(
     period_ms: u64,
     timeout_ms: u64,
-) -> (
-    syncws::ServerHandle,
-    crossbeam_channel::Receiver<syncws::CloseReason>,
-) {
+) -> (syncws::ServerHandle, crossbeam_channel::Receiver<syncws::CloseReason>) {
     let (tx, rx) = crossbeam_channel::unbounded();
     let config = Config::default()
         .ping_period(Some(Duration::from_millis(period_ms)))
         .timeout(Duration::from_millis(timeout_ms))
         .queue_capacity(4);
-    (
-        start(Server::new(config).route("/slow", move || Slow(tx.clone()))),
-        rx,
-    )
+    (start(Server::new(config).route("/slow", move || Slow(tx.clone()))), rx)
 }
 
 #[test]
@@ -426,9 +375,7 @@ fn a_slow_handler_is_not_mistaken_for_a_dead_peer() {
     // ping, but the pongs wait unread in the server's socket until the handler returns.
     c.send_text("1200");
     let reply = loop {
-        let f = c
-            .read_frame()
-            .expect("the connection must survive the slow handler");
+        let f = c.read_frame().expect("the connection must survive the slow handler");
         match f.opcode {
             9 => c.send_frame(true, 10, &f.payload, true),
             _ => break f,
@@ -445,14 +392,8 @@ fn a_dead_peer_is_dropped_even_while_the_handler_is_blocked_sending_to_it() {
     // The handler floods a client that never reads again: its send blocks on the full queue.
     c.send_text("flood");
     let started = Instant::now();
-    let r = closes
-        .recv_timeout(Duration::from_secs(5))
-        .expect("dead peer must be dropped");
+    let r = closes.recv_timeout(Duration::from_secs(5)).expect("dead peer must be dropped");
     assert!(r.reason.contains("ping"), "{r:?}");
-    assert!(
-        started.elapsed() < Duration::from_millis(200 + 300 + 1000),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_millis(200 + 300 + 1000), "{:?}", started.elapsed());
     drop(c);
 }

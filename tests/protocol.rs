@@ -15,10 +15,7 @@ fn expect_failure(config: Config, bytes: &[u8], code: u16) -> syncws::CloseReaso
     let (got, reason) = c.expect_close();
     assert_eq!(got, code, "close reason {reason:?}");
     c.send_close(code, "");
-    assert!(
-        c.sees_eof(),
-        "server must close TCP after failing the connection"
-    );
+    assert!(c.sees_eof(), "server must close TCP after failing the connection");
     drop(c);
     let r = close_event(&events);
     assert_eq!(r.code, CloseCode(code));
@@ -28,11 +25,7 @@ fn expect_failure(config: Config, bytes: &[u8], code: u16) -> syncws::CloseReaso
 
 #[test]
 fn unmasked_client_frame_is_1002() {
-    expect_failure(
-        Config::default(),
-        &encode(true, 0, 1, b"naked", false),
-        1002,
-    );
+    expect_failure(Config::default(), &encode(true, 0, 1, b"naked", false), 1002);
 }
 
 #[test]
@@ -62,20 +55,12 @@ fn fragmented_control_frame_is_1002() {
 
 #[test]
 fn oversized_control_frame_is_1002() {
-    expect_failure(
-        Config::default(),
-        &encode(true, 0, 9, &[0u8; 126], true),
-        1002,
-    );
+    expect_failure(Config::default(), &encode(true, 0, 9, &[0u8; 126], true), 1002);
 }
 
 #[test]
 fn continuation_without_start_is_1002() {
-    expect_failure(
-        Config::default(),
-        &encode(true, 0, 0, b"orphan", true),
-        1002,
-    );
+    expect_failure(Config::default(), &encode(true, 0, 0, b"orphan", true), 1002);
 }
 
 #[test]
@@ -87,11 +72,7 @@ fn new_message_inside_a_fragmented_one_is_1002() {
 
 #[test]
 fn invalid_utf8_is_1007() {
-    expect_failure(
-        Config::default(),
-        &encode(true, 0, 1, b"bad \xff byte", true),
-        1007,
-    );
+    expect_failure(Config::default(), &encode(true, 0, 1, b"bad \xff byte", true), 1007);
 }
 
 #[test]
@@ -113,16 +94,8 @@ fn invalid_utf8_across_fragments_fails_before_the_last_fragment() {
 #[test]
 fn invalid_close_payloads_are_1002_or_1007() {
     expect_failure(Config::default(), &encode(true, 0, 8, &[3], true), 1002);
-    expect_failure(
-        Config::default(),
-        &encode(true, 0, 8, &1005u16.to_be_bytes(), true),
-        1002,
-    );
-    expect_failure(
-        Config::default(),
-        &encode(true, 0, 8, &999u16.to_be_bytes(), true),
-        1002,
-    );
+    expect_failure(Config::default(), &encode(true, 0, 8, &1005u16.to_be_bytes(), true), 1002);
+    expect_failure(Config::default(), &encode(true, 0, 8, &999u16.to_be_bytes(), true), 1002);
     let mut p = 1000u16.to_be_bytes().to_vec();
     p.push(0xff);
     expect_failure(Config::default(), &encode(true, 0, 8, &p, true), 1007);
@@ -130,19 +103,14 @@ fn invalid_close_payloads_are_1002_or_1007() {
 
 #[test]
 fn frame_over_max_frame_size_is_1009() {
-    let r = expect_failure(
-        Config::default().max_frame_size(1000),
-        &encode(true, 0, 2, &[0; 1001], true),
-        1009,
-    );
+    let r =
+        expect_failure(Config::default().max_frame_size(1000), &encode(true, 0, 2, &[0; 1001], true), 1009);
     assert!(r.reason.contains("max_frame_size"), "{r:?}");
 }
 
 #[test]
 fn message_over_max_message_size_is_1009() {
-    let config = Config::default()
-        .max_frame_size(1000)
-        .max_message_size(1500);
+    let config = Config::default().max_frame_size(1000).max_message_size(1500);
     let mut bytes = encode(false, 0, 2, &[0; 1000], true);
     bytes.extend(encode(true, 0, 0, &[0; 1000], true));
     expect_failure(config, &bytes, 1009);
@@ -171,20 +139,13 @@ fn fragments_are_reassembled_with_pings_between() {
     let pong = c.read_frame().unwrap();
     assert_eq!((pong.opcode, pong.payload.as_slice()), (10, &b"mid"[..]));
     let data = c.read_frame().unwrap();
-    assert_eq!(
-        (data.opcode, data.fin, data.payload),
-        (2, true, vec![1, 2, 3, 4, 5])
-    );
+    assert_eq!((data.opcode, data.fin, data.payload), (2, true, vec![1, 2, 3, 4, 5]));
     assert!(!data.masked, "servers do not mask by default");
 }
 
 #[test]
 fn large_messages_round_trip() {
-    let (server, _events) = recording(
-        Config::default()
-            .max_message_size(4 << 20)
-            .max_frame_size(4 << 20),
-    );
+    let (server, _events) = recording(Config::default().max_message_size(4 << 20).max_frame_size(4 << 20));
     let mut c = Client::connect(server.local_addr(), "/echo");
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     c.send_binary(&big);
@@ -233,24 +194,16 @@ fn close_without_code_is_answered_without_code() {
 fn server_close_waits_for_the_peer_then_drops_after_close_timeout() {
     let (server, events) = recording(Config::default().close_timeout(Duration::from_millis(300)));
     let mut c = Client::connect(server.local_addr(), "/echo");
-    let Event::Open(session) = next(&events) else {
-        panic!()
-    };
+    let Event::Open(session) = next(&events) else { panic!() };
     assert!(session.close(CloseCode::POLICY, "go away"));
-    assert!(
-        !session.close(CloseCode::NORMAL, "twice"),
-        "first close wins"
-    );
+    assert!(!session.close(CloseCode::NORMAL, "twice"), "first close wins");
     assert_eq!(c.expect_close(), (1008, "go away".to_owned()));
     // We never answer: TCP must still be closed, and the reason says it was not clean.
     let started = Instant::now();
     assert!(c.sees_eof());
     assert!(started.elapsed() < Duration::from_secs(3));
     let r = close_event(&events);
-    assert_eq!(
-        (r.code, r.was_clean, r.by_peer),
-        (CloseCode::POLICY, false, false)
-    );
+    assert_eq!((r.code, r.was_clean, r.by_peer), (CloseCode::POLICY, false, false));
     assert_eq!(session.close_reason(), Some(r));
     assert!(session.send_text("late").is_err());
 }
@@ -259,9 +212,7 @@ fn server_close_waits_for_the_peer_then_drops_after_close_timeout() {
 fn server_close_answered_by_the_peer_is_clean() {
     let (server, events) = recording(Config::default());
     let mut c = Client::connect(server.local_addr(), "/echo");
-    let Event::Open(session) = next(&events) else {
-        panic!()
-    };
+    let Event::Open(session) = next(&events) else { panic!() };
     session.send_text("queued first").unwrap();
     session.close(CloseCode::NORMAL, "bye");
     assert_eq!(c.read_data().unwrap().text(), "queued first");
@@ -289,9 +240,7 @@ fn pings_are_answered_with_their_payload() {
 fn session_ping_reaches_the_client() {
     let (server, events) = recording(Config::default().ping_period(None));
     let mut c = Client::connect(server.local_addr(), "/echo");
-    let Event::Open(session) = next(&events) else {
-        panic!()
-    };
+    let Event::Open(session) = next(&events) else { panic!() };
     session.ping(b"hey".to_vec()).unwrap();
     assert!(session.ping(vec![0; 126]).is_err());
     let f = c.read_frame().unwrap();

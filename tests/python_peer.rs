@@ -22,24 +22,15 @@ fn python() -> &'static PathBuf {
         let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyenv");
         let python = venv.join("bin/python");
         let ready = Command::new(&python)
-            .args([
-                "-c",
-                "import websockets, sys; sys.exit(websockets.version.version != '17.4')",
-            ])
+            .args(["-c", "import websockets, sys; sys.exit(websockets.version.version != '17.4')"])
             .status()
             .is_ok_and(|s| s.success());
         if !ready {
-            let made = Command::new("python3")
-                .arg("-m")
-                .arg("venv")
-                .arg(&venv)
-                .status()
-                .expect("python3 is needed");
+            let made =
+                Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 is needed");
             assert!(made.success(), "python3 -m venv failed");
-            let pip = Command::new(venv.join("bin/pip"))
-                .args(["install", "-q", WEBSOCKETS])
-                .status()
-                .unwrap();
+            let pip =
+                Command::new(venv.join("bin/pip")).args(["install", "-q", WEBSOCKETS]).status().unwrap();
             assert!(pip.success(), "pip install {WEBSOCKETS} failed");
         }
         python
@@ -52,16 +43,8 @@ fn script() -> PathBuf {
 
 /// Runs a scenario to completion (at most 60 s) and returns its output.
 fn run(scenario: &str, url: &str) -> String {
-    let out = Command::new(python())
-        .arg(script())
-        .args([scenario, url])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(python()).arg(script()).args([scenario, url]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "python {scenario} failed:\n{text}");
     text
 }
@@ -82,13 +65,12 @@ impl Handler for KtorEcho {
 }
 
 fn server() -> syncws::ServerHandle {
-    let config = Config::default()
-        .max_message_size(4 << 20)
-        .max_frame_size(4 << 20);
-    start(Server::new(config).route("/echo", || KtorEcho).route_with(
-        "/chat",
-        Route::handler(|| KtorEcho).protocols(["chat.v2", "chat.v1"]),
-    ))
+    let config = Config::default().max_message_size(4 << 20).max_frame_size(4 << 20);
+    start(
+        Server::new(config)
+            .route("/echo", || KtorEcho)
+            .route_with("/chat", Route::handler(|| KtorEcho).protocols(["chat.v2", "chat.v1"])),
+    )
 }
 
 #[test]
@@ -108,10 +90,7 @@ fn python_subprotocol() {
 #[test]
 fn python_sees_the_server_close_with_its_reason() {
     let server = server();
-    let out = run(
-        "server_close",
-        &format!("ws://{}/echo", server.local_addr()),
-    );
+    let out = run("server_close", &format!("ws://{}/echo", server.local_addr()));
     assert!(out.contains("server close ok"), "{out}");
 }
 
@@ -137,8 +116,5 @@ fn python_sees_1001_on_shutdown() {
         thread::sleep(Duration::from_millis(20));
     };
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(
-        status.success() && rest.iter().any(|l| l == "shutdown ok"),
-        "{rest:?} {status}"
-    );
+    assert!(status.success() && rest.iter().any(|l| l == "shutdown ok"), "{rest:?} {status}");
 }

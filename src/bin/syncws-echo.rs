@@ -10,7 +10,7 @@ use std::time::Duration;
 use argh::FromArgs;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use syncws::{Config, Handler, Message, Route, Server, Session};
+use syncws::{Config, Deflate, Handler, Message, Route, Server, Session};
 
 /// A WebSocket echo server (syncws).
 #[derive(FromArgs, Debug)]
@@ -28,18 +28,10 @@ struct Args {
     #[argh(option, default = "log::LevelFilter::Info")]
     log_level: log::LevelFilter,
     /// time between pings, e.g. 30s or 500ms; 0 disables pings (default 30s)
-    #[argh(
-        option,
-        from_str_fn(parse_duration),
-        default = "Duration::from_secs(30)"
-    )]
+    #[argh(option, from_str_fn(parse_duration), default = "Duration::from_secs(30)")]
     ping_period: Duration,
     /// silence after a ping before the connection is dropped (default 15s)
-    #[argh(
-        option,
-        from_str_fn(parse_duration),
-        default = "Duration::from_secs(15)"
-    )]
+    #[argh(option, from_str_fn(parse_duration), default = "Duration::from_secs(15)")]
     timeout: Duration,
     /// largest frame payload accepted, in bytes (default 1048576)
     #[argh(option, default = "1 << 20")]
@@ -57,18 +49,10 @@ struct Args {
     #[argh(option, default = "1024")]
     max_connections: usize,
     /// time a client has to complete its upgrade request (default 10s)
-    #[argh(
-        option,
-        from_str_fn(parse_duration),
-        default = "Duration::from_secs(10)"
-    )]
+    #[argh(option, from_str_fn(parse_duration), default = "Duration::from_secs(10)")]
     handshake_timeout: Duration,
     /// time the peer has to answer a close frame (default 5s)
-    #[argh(
-        option,
-        from_str_fn(parse_duration),
-        default = "Duration::from_secs(5)"
-    )]
+    #[argh(option, from_str_fn(parse_duration), default = "Duration::from_secs(5)")]
     close_timeout: Duration,
     /// outgoing queue capacity per session, in messages (default 64)
     #[argh(option, default = "64")]
@@ -91,17 +75,28 @@ struct Args {
     /// subprotocol the echo endpoint speaks (repeatable)
     #[argh(option)]
     protocol: Vec<String>,
+    /// do not offer permessage-deflate
+    #[argh(switch)]
+    no_deflate: bool,
+    /// deflate compression level 0-9 (default 6)
+    #[argh(option, default = "6")]
+    deflate_level: u32,
+    /// messages shorter than this are sent uncompressed (default 64)
+    #[argh(option, default = "64")]
+    deflate_min_size: usize,
+    /// compress each message on its own (no shared window between messages)
+    #[argh(switch)]
+    server_no_context_takeover: bool,
+    /// ask clients to compress each message on its own
+    #[argh(switch)]
+    client_no_context_takeover: bool,
 }
 
 /// Parses `30s`, `500ms`, `2m` or a bare number of seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((s, "s"), |i| s.split_at(i));
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("bad duration {s:?}: use e.g. 30s or 500ms"))?;
+    let (num, unit) = s.find(|c: char| !c.is_ascii_digit() && c != '.').map_or((s, "s"), |i| s.split_at(i));
+    let value: f64 = num.parse().map_err(|_| format!("bad duration {s:?}: use e.g. 30s or 500ms"))?;
     let secs = match unit {
         "ms" => value / 1000.0,
         "s" => value,
@@ -141,11 +136,18 @@ fn config(args: &Args) -> Config {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    simple_logger::SimpleLogger::new()
-        .with_level(args.log_level)
-        .init()?;
+    simple_logger::SimpleLogger::new().with_level(args.log_level).init()?;
     let echo = || Route::handler(|| Echo).protocols(args.protocol.clone());
     let mut server = Server::new(config(&args)).route_with(&args.path, echo());
+    if !args.no_deflate {
+        server = server.extension(
+            Deflate::default()
+                .level(args.deflate_level)
+                .min_size(args.deflate_min_size)
+                .server_no_context_takeover(args.server_no_context_takeover)
+                .client_no_context_takeover(args.client_no_context_takeover),
+        );
+    }
     if args.any_path {
         server = server.fallback(echo());
     }
@@ -155,11 +157,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "echoing on ws://{}{}{}",
         handle.local_addr(),
         args.path,
-        if args.any_path {
-            " and every other path"
-        } else {
-            ""
-        }
+        if args.any_path { " and every other path" } else { "" }
     );
     if let Some(signal) = signals.forever().next() {
         log::info!("signal {signal}: shutting down");

@@ -37,11 +37,7 @@ pub fn http(addr: SocketAddr, request: &str) -> String {
 
 /// The status code of an HTTP response text.
 pub fn status(response: &str) -> u16 {
-    response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+    response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,10 +61,7 @@ impl Frame {
             return (1005, String::new());
         }
         let code = u16::from_be_bytes([self.payload[0], self.payload[1]]);
-        (
-            code,
-            String::from_utf8_lossy(&self.payload[2..]).into_owned(),
-        )
+        (code, String::from_utf8_lossy(&self.payload[2..]).into_owned())
     }
 }
 
@@ -112,20 +105,14 @@ impl Client {
         if status(&response) != 101 {
             return Err(response);
         }
-        Ok(Client {
-            stream,
-            buf,
-            response,
-        })
+        Ok(Client { stream, buf, response })
     }
 
     /// A response header's value (case-insensitive name).
     pub fn header(&self, name: &str) -> Option<String> {
         self.response.lines().find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_owned())
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
         })
     }
 
@@ -183,10 +170,7 @@ impl Client {
                 if !self.fill(10) {
                     return None;
                 }
-                (
-                    u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize,
-                    10,
-                )
+                (u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize, 10)
             }
             n => (n as usize, 2),
         };
@@ -194,12 +178,7 @@ impl Client {
             if !self.fill(at + 4) {
                 return None;
             }
-            let m = [
-                self.buf[at],
-                self.buf[at + 1],
-                self.buf[at + 2],
-                self.buf[at + 3],
-            ];
+            let m = [self.buf[at], self.buf[at + 1], self.buf[at + 2], self.buf[at + 3]];
             at += 4;
             Some(m)
         } else {
@@ -215,13 +194,7 @@ impl Client {
             }
         }
         self.buf.drain(..at + len);
-        Some(Frame {
-            fin: b0 & 0x80 != 0,
-            rsv: (b0 >> 4) & 7,
-            opcode: b0 & 0x0f,
-            masked,
-            payload,
-        })
+        Some(Frame { fin: b0 & 0x80 != 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, payload })
     }
 
     /// The next data frame, answering nothing and skipping pings/pongs.
