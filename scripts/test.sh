@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of syncws: unit, integration (loopback, Python `websockets` in a venv the
-# tests create under target/), doc tests, and the Autobahn conformance suite.
-# Installs what it needs itself; needs cargo, python3 (with venv) and the package registries.
+# Runs every test of syncws: unit, integration (loopback; Python `websockets` in a venv and Node
+# `ws` in target/node, both installed by the tests), doc tests, and the Autobahn conformance
+# suite (all 517 cases). Installs what it needs itself (apt, PyPI, npm).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -9,5 +9,11 @@ if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   echo "test: installing python3-venv"
   apt-get update -qq && apt-get install -y -qq python3-venv
 fi
+if ! command -v npm >/dev/null; then
+  echo "test: installing nodejs and npm"
+  apt-get update -qq && apt-get install -y -qq nodejs npm
+fi
 cargo test --all-features
+# The library without its default features (no deflate) builds and passes its unit tests too.
+cargo test --no-default-features --lib
 scripts/autobahn.sh

@@ -54,7 +54,7 @@ impl ExtensionOffer {
     /// Parses one `Sec-WebSocket-Extensions` header value into offers, in order. Offers that
     /// are not well-formed are left out rather than failing the handshake.
     pub fn parse_header(value: &str) -> Vec<ExtensionOffer> {
-        split_outside_quotes(value, ',').filter_map(|offer| Self::parse_offer(offer)).collect()
+        split_outside_quotes(value, ',').filter_map(Self::parse_offer).collect()
     }
 
     fn parse_offer(text: &str) -> Option<ExtensionOffer> {

@@ -6,8 +6,8 @@ mod support;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use support::*;
 use syncws::{
-    Accepted, CloseCode, Config, Deflate, Extension, ExtensionError, ExtensionOffer, MessageDecoder, MessageEncoder,
-    RSV2, Request, Route, Server,
+    Accepted, CloseCode, Config, Deflate, Extension, ExtensionError, ExtensionOffer, MessageDecoder,
+    MessageEncoder, RSV2, Request, Route, Server,
 };
 
 fn deflate_server(config: Config, deflate: Deflate) -> syncws::ServerHandle {
@@ -16,13 +16,22 @@ fn deflate_server(config: Config, deflate: Deflate) -> syncws::ServerHandle {
         Server::new(config)
             .extension(deflate)
             .route("/echo", move || Recorder { events: tx.clone() })
-            .route_with("/plain", Route::channel(|s| for m in s.incoming() { let _ = s.send(m); }).no_extensions()),
+            .route_with(
+                "/plain",
+                Route::channel(|s| {
+                    for m in s.incoming() {
+                        let _ = s.send(m);
+                    }
+                })
+                .no_extensions(),
+            ),
     )
 }
 
 /// The `Sec-WebSocket-Extensions` answer to `offer` (None: no header).
 fn negotiated(server: &syncws::ServerHandle, offer: &str) -> Option<String> {
-    let extra = if offer.is_empty() { String::new() } else { format!("Sec-WebSocket-Extensions: {offer}\r\n") };
+    let extra =
+        if offer.is_empty() { String::new() } else { format!("Sec-WebSocket-Extensions: {offer}\r\n") };
     let c = Client::connect_with(server.local_addr(), &upgrade_request("/echo", &extra)).expect("upgrade");
     c.header("sec-websocket-extensions")
 }
@@ -53,10 +62,22 @@ fn negotiation_answers_each_parameter() {
         ("permessage-deflate", Some("permessage-deflate")),
         ("permessage-deflate; client_max_window_bits", Some("permessage-deflate")),
         ("permessage-deflate; client_max_window_bits=10", Some("permessage-deflate")),
-        ("permessage-deflate; server_no_context_takeover", Some("permessage-deflate; server_no_context_takeover")),
-        ("permessage-deflate; client_no_context_takeover", Some("permessage-deflate; client_no_context_takeover")),
-        ("permessage-deflate; server_max_window_bits=15", Some("permessage-deflate; server_max_window_bits=15")),
-        ("permessage-deflate; server_max_window_bits=\"10\"", Some("permessage-deflate; server_max_window_bits=10")),
+        (
+            "permessage-deflate; server_no_context_takeover",
+            Some("permessage-deflate; server_no_context_takeover"),
+        ),
+        (
+            "permessage-deflate; client_no_context_takeover",
+            Some("permessage-deflate; client_no_context_takeover"),
+        ),
+        (
+            "permessage-deflate; server_max_window_bits=15",
+            Some("permessage-deflate; server_max_window_bits=15"),
+        ),
+        (
+            "permessage-deflate; server_max_window_bits=\"10\"",
+            Some("permessage-deflate; server_max_window_bits=10"),
+        ),
         ("x-unknown, permessage-deflate", Some("permessage-deflate")),
     ];
     for (offer, want) in cases {
@@ -89,7 +110,10 @@ fn the_first_acceptable_of_several_offers_wins() {
     // Offers spread over two header lines count as one list.
     let extra = "Sec-WebSocket-Extensions: permessage-deflate; bogus\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n";
     let c = Client::connect_with(server.local_addr(), &upgrade_request("/echo", extra)).unwrap();
-    assert_eq!(c.header("sec-websocket-extensions").as_deref(), Some("permessage-deflate; server_no_context_takeover"));
+    assert_eq!(
+        c.header("sec-websocket-extensions").as_deref(),
+        Some("permessage-deflate; server_no_context_takeover")
+    );
 }
 
 #[test]
@@ -147,7 +171,10 @@ fn a_small_window_is_honoured() {
     let server = deflate_server(Config::default(), Deflate::default().min_size(1));
     let extra = "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9\r\n";
     let mut c = Client::connect_with(server.local_addr(), &upgrade_request("/echo", extra)).unwrap();
-    assert_eq!(c.header("sec-websocket-extensions").as_deref(), Some("permessage-deflate; server_max_window_bits=9"));
+    assert_eq!(
+        c.header("sec-websocket-extensions").as_deref(),
+        Some("permessage-deflate; server_max_window_bits=9")
+    );
     let small = vec![b'a'; 512];
     let large = vec![b'a'; 513];
     c.send_binary(&small);
@@ -201,7 +228,10 @@ fn rsv1_where_deflate_does_not_allow_it_is_1002() {
     let extra = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
     let cases: [(&str, Vec<u8>); 3] = [
         ("RSV1 on a ping", encode(true, 4, 9, b"", true)),
-        ("RSV1 on a continuation", [encode(false, 4, 2, &compress(b"abc"), true), encode(true, 4, 0, b"", true)].concat()),
+        (
+            "RSV1 on a continuation",
+            [encode(false, 4, 2, &compress(b"abc"), true), encode(true, 4, 0, b"", true)].concat(),
+        ),
         ("RSV2, not claimed", encode(true, 2, 2, b"x", true)),
     ];
     for (what, bytes) in cases {
@@ -262,7 +292,10 @@ fn a_custom_extension_runs_beside_deflate_in_the_clients_order() {
     );
     let extra = "Sec-WebSocket-Extensions: x-invert; mode=none, x-invert; mode=all, permessage-deflate\r\n";
     let mut c = Client::connect_with(server.local_addr(), &upgrade_request("/echo", extra)).unwrap();
-    assert_eq!(c.header("sec-websocket-extensions").as_deref(), Some("x-invert; mode=all, permessage-deflate"));
+    assert_eq!(
+        c.header("sec-websocket-extensions").as_deref(),
+        Some("x-invert; mode=all, permessage-deflate")
+    );
     let flipped: Vec<u8> = b"hello".iter().map(|b| !b).collect();
     c.send_raw(&encode(true, 2, 2, &flipped, true));
     let f = c.read_data().unwrap();

@@ -80,6 +80,16 @@ fn python_echo_fragments_ping_and_close() {
     assert!(out.contains("echo ok"), "{out}");
 }
 
+#[cfg(feature = "deflate")]
+#[test]
+fn python_round_trips_with_permessage_deflate() {
+    let server = start(
+        Server::new(Config::default()).extension(syncws::Deflate::default()).route("/echo", || KtorEcho),
+    );
+    let out = run("deflate", &format!("ws://{}/echo", server.local_addr()));
+    assert!(out.contains("deflate ok"), "{out}");
+}
+
 #[test]
 fn python_subprotocol() {
     let server = server();

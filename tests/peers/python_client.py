@@ -28,6 +28,28 @@ def echo(url):
     print("echo ok")
 
 
+def deflate(url):
+    """permessage-deflate on (websockets' default), with and without context takeover."""
+    from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+    for no_context in (False, True):
+        ext = [ClientPerMessageDeflateFactory(client_no_context_takeover=no_context,
+                                              server_no_context_takeover=no_context)]
+        with connect(url, max_size=2**24, extensions=ext, compression=None, open_timeout=5) as ws:
+            header = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+            assert header.startswith("permessage-deflate"), header
+            assert ("server_no_context_takeover" in header) == no_context, header
+            text = "compressible " * 5000
+            for _ in range(3):
+                ws.send(text)
+                assert ws.recv(timeout=5) == text
+            blob = bytes(range(256)) * 400
+            ws.send(blob)
+            assert ws.recv(timeout=5) == blob
+            ws.send("x")
+            assert ws.recv(timeout=5) == "x"
+    print("deflate ok")
+
+
 def subprotocol(url):
     with connect(url, subprotocols=["nope", "chat.v1"], open_timeout=5) as ws:
         assert ws.subprotocol == "chat.v1", ws.subprotocol
@@ -62,4 +84,4 @@ def shutdown(url):
 
 if __name__ == "__main__":
     scenario, url = sys.argv[1], sys.argv[2]
-    {"echo": echo, "subprotocol": subprotocol, "server_close": server_close, "shutdown": shutdown}[scenario](url)
+    {"echo": echo, "deflate": deflate, "subprotocol": subprotocol, "server_close": server_close, "shutdown": shutdown}[scenario](url)

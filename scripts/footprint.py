@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Measures syncws-echo's memory per connection: RSS (from /proc) and threads, for N idle
+connections and after each sent one message, with and without permessage-deflate.
+
+Usage: scripts/footprint.py [--connections N] [--binary PATH] [--message-size BYTES]
+Builds nothing: run `cargo build --release --features cli` first. Loopback only, bounded.
+"""
+import argparse, os, socket, subprocess, sys, time, zlib
+
+REQ = ("GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{ext}\r\n")
+
+
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1])
+
+
+def threads(pid):
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def frame(payload, rsv1):
+    mask = b"\x01\x02\x03\x04"
+    head = bytes([0x82 | (0x40 if rsv1 else 0)])
+    n = len(payload)
+    head += bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big") if n < 65536 \
+        else bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def read_frame(s):
+    def exact(n):
+        buf = b""
+        while len(buf) < n:
+            chunk = s.recv(n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return buf
+    b0, b1 = exact(2)
+    n = b1 & 0x7F
+    if n == 126:
+        n = int.from_bytes(exact(2), "big")
+    elif n == 127:
+        n = int.from_bytes(exact(8), "big")
+    return exact(n)
+
+
+def measure(binary, n, deflate, message_size, extra_args=()):
+    args = [binary, "--listen", "127.0.0.1:0", "--log-level", "info", "--max-connections", str(n + 10)]
+    if not deflate:
+        args.append("--no-deflate")
+    args += extra_args
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = None
+        for _ in range(20):
+            line = proc.stdout.readline()
+            if "ws://" in line:
+                port = int(line.split("ws://")[1].split("/")[0].rsplit(":", 1)[1])
+                break
+        assert port, "server did not start"
+        time.sleep(0.2)
+        base_rss, base_threads = rss_kib(proc.pid), threads(proc.pid)
+        ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n" if deflate else ""
+        socks = []
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(REQ.format(ext=ext).encode())
+            socks.append(s)
+        for s in socks:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += s.recv(4096)
+            assert head.startswith(b"HTTP/1.1 101"), head[:40]
+            assert (b"permessage-deflate" in head) == deflate
+        time.sleep(0.5)
+        idle_rss, idle_threads = rss_kib(proc.pid), threads(proc.pid)
+        text = (b"syncws footprint " * (message_size // 17 + 1))[:message_size]
+        payload = text
+        if deflate:
+            c = zlib.compressobj(6, zlib.DEFLATED, -15)
+            payload = (c.compress(text) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+        for s in socks:
+            s.sendall(frame(payload, deflate))
+            read_frame(s)
+        time.sleep(0.5)
+        active_rss = rss_kib(proc.pid)
+        for s in socks:
+            s.close()
+        return {
+            "idle": (idle_rss - base_rss) / n,
+            "active": (active_rss - base_rss) / n,
+            "threads": (idle_threads - base_threads) / n,
+            "base": base_rss,
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--connections", type=int, default=500)
+    ap.add_argument("--message-size", type=int, default=1024)
+    ap.add_argument("--binary", default=os.path.join(os.path.dirname(__file__), "..", "target/release/syncws-echo"))
+    a = ap.parse_args()
+    print(f"syncws-echo, {a.connections} connections, one {a.message_size}-byte message each when active")
+    print("| deflate | RSS per idle connection | RSS per connection after one message | threads per connection |")
+    print("| --- | --- | --- | --- |")
+    no_context = ["--server-no-context-takeover", "--client-no-context-takeover"]
+    for label, deflate, extra in (("off", False, []), ("on", True, []), ("on, no context takeover", True, no_context)):
+        r = measure(a.binary, a.connections, deflate, a.message_size, extra)
+        print(f"| {label} | {r['idle']:.1f} KiB | {r['active']:.1f} KiB | {r['threads']:.0f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

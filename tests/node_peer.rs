@@ -1,0 +1,77 @@
+//! Interoperability with Node's `ws` client with permessage-deflate on, installed by this test
+//! with npm into `target/node` (pinned version; needs node and npm).
+#![cfg(feature = "deflate")]
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use support::*;
+use syncws::{Config, Deflate, Route, Server};
+
+const WS: &str = "ws@8.23.0";
+
+/// The folder whose node_modules holds `ws`, installed once per test run.
+fn node_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/node");
+        let installed = dir.join("node_modules/ws/package.json");
+        let current =
+            std::fs::read_to_string(&installed).is_ok_and(|p| p.contains("\"version\": \"8.23.0\""));
+        if !current {
+            std::fs::create_dir_all(&dir).unwrap();
+            let status = Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+                .arg(&dir)
+                .arg(WS)
+                .status()
+                .expect("npm is needed");
+            assert!(status.success(), "npm install {WS} failed");
+        }
+        dir
+    })
+}
+
+fn run(url: &str, mode: &str) -> String {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/node_client.js");
+    let out = Command::new("node")
+        .arg(script)
+        .args([url, mode])
+        .env("NODE_PATH", node_dir().join("node_modules"))
+        .output()
+        .expect("node is needed");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "node client failed: {text}");
+    text
+}
+
+fn server(deflate: Deflate) -> syncws::ServerHandle {
+    start(Server::new(Config::default()).extension(deflate).route_with(
+        "/echo",
+        Route::channel(|s| {
+            for m in s.incoming() {
+                let _ = s.send(m);
+            }
+        }),
+    ))
+}
+
+#[test]
+fn node_ws_round_trips_with_context_takeover() {
+    let server = server(Deflate::default().min_size(0));
+    let out = run(&format!("ws://{}/echo", server.local_addr()), "context");
+    assert!(out.starts_with("ok permessage-deflate"), "{out}");
+}
+
+#[test]
+fn node_ws_round_trips_without_context_takeover() {
+    let server = server(Deflate::default());
+    let out = run(&format!("ws://{}/echo", server.local_addr()), "no-context");
+    assert!(
+        out.contains("server_no_context_takeover") && out.contains("client_no_context_takeover"),
+        "{out}"
+    );
+}

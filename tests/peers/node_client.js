@@ -1,0 +1,38 @@
+// Drives a syncws server with Node's `ws` client (a peer nobody here wrote), with
+// permessage-deflate on. Usage: node node_client.js URL [no-context]
+// Prints "ok <extensions>" and exits 0, or prints the failure and exits 1.
+const WebSocket = require('ws');
+const url = process.argv[2];
+const noContext = process.argv[3] === 'no-context';
+const perMessageDeflate = noContext
+  ? { threshold: 0, serverNoContextTakeover: true, clientNoContextTakeover: true }
+  : { threshold: 0 };
+const fail = (why) => { console.log('FAIL ' + why); process.exit(1); };
+setTimeout(() => fail('timeout'), 20000).unref();
+
+const ws = new WebSocket(url, { perMessageDeflate });
+const big = Buffer.alloc(100 * 1024);
+for (let i = 0; i < big.length; i++) big[i] = (i * 7) % 251;
+const expected = [['text', 'héllo deflate'], ['binary', Buffer.from([0, 1, 2, 255])], ['binary', big]];
+for (let i = 0; i < 50; i++) expected.push(['text', 'repeat '.repeat(i + 1)]);
+let next = 0;
+let negotiated = '';
+ws.on('upgrade', (res) => { negotiated = res.headers['sec-websocket-extensions'] || ''; });
+
+ws.on('open', () => {
+  for (const [kind, data] of expected) ws.send(data, { binary: kind === 'binary', compress: true });
+});
+ws.on('message', (data, isBinary) => {
+  const [kind, want] = expected[next];
+  if (isBinary !== (kind === 'binary')) fail(`message ${next}: type`);
+  const got = isBinary ? data : data.toString();
+  if (isBinary ? !Buffer.from(want).equals(got) : got !== want) fail(`message ${next}: payload`);
+  if (++next === expected.length) ws.close(4000, 'node done');
+});
+ws.on('close', (code, reason) => {
+  if (next !== expected.length) fail(`closed early with ${code}`);
+  if (code !== 4000 || reason.toString() !== 'node done') fail(`close ${code} ${reason}`);
+  console.log('ok ' + negotiated);
+  process.exit(0);
+});
+ws.on('error', (e) => fail(e.message));
