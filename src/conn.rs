@@ -2,12 +2,13 @@
 //! and the server.
 
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::close::{CloseCode, CloseReason};
+use crate::message::Message;
 
 /// Life phases, in order; the timer's duty depends on the phase.
 pub(crate) const HANDSHAKE: u8 = 0;
@@ -52,6 +53,8 @@ pub(crate) enum Ctrl {
     Close,
     /// Stop at once, sending nothing more (the connection is already dead).
     Abort,
+    /// From now on also take broadcast messages from this lane.
+    Attach(Receiver<Arc<Message>>),
 }
 
 /// Capacity of the control lane; pings and pongs are tiny and the writer serves it first.
@@ -192,6 +195,21 @@ impl Conn {
         let _ = self.ctrl_tx.try_send(Ctrl::Close);
         self.advance(CLOSING);
         true
+    }
+
+    /// Records that the write loop sent a close frame given by a raw handler: the peer now has
+    /// `close_timeout` to answer.
+    pub(crate) fn note_close_sent(&self, now_ms: u64) {
+        self.close_requested_ms.store(now_ms, Ordering::Relaxed);
+        self.close_pending.store(true, Ordering::Release);
+        self.advance(CLOSING);
+    }
+
+    /// Gives the write loop `close_timeout` to send the close frame a raw handler owes the
+    /// peer, without closing the session for sends.
+    pub(crate) fn arm_close_timeout(&self, now_ms: u64) {
+        self.close_requested_ms.store(now_ms, Ordering::Relaxed);
+        self.advance(CLOSING);
     }
 
     /// Cuts the socket (both directions) for `why`, unless it was already cut.

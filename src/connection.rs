@@ -2,25 +2,24 @@
 
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::sync::atomic::Ordering;
+use std::thread;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, select};
+use crossbeam_channel::Receiver;
 
 use crate::close::{CloseCode, CloseReason};
 use crate::conn::{Conn, Ctrl, Cut, DONE, OPEN};
 use crate::error::Error;
 use crate::frame_read::FrameReader;
-use crate::handler::Handler;
 use crate::handshake::{self, ReadFailure, Rejection, Upgrade};
 use crate::inbuf::InBuf;
-use crate::message::Message;
-use crate::reader::{Deliver, Ending, ReadLoop};
+use crate::reader::{Ending, ReadLoop};
 use crate::route::RouteKind;
 use crate::server::ServerState;
 use crate::session::Session;
+use crate::sink::Sink;
 use crate::writer::{self, WRITER_STACK, WRITER_STACK_WITH_EXTENSIONS};
 
 /// Serves one accepted connection to its end. Runs on the connection's own thread.
@@ -95,6 +94,7 @@ fn open(
     let config = &state.config;
     let (out_tx, out_rx) = crossbeam_channel::bounded(config.queue_capacity);
     let channel_route = matches!(upgrade.route.kind, RouteKind::Channel(_));
+    let raw = matches!(upgrade.route.kind, RouteKind::Raw(_));
     let (in_tx, in_rx) = crossbeam_channel::bounded(if channel_route { config.queue_capacity } else { 0 });
     let session = Session::new(
         conn.clone(),
@@ -102,9 +102,12 @@ fn open(
         upgrade.request,
         upgrade.protocol,
         std::mem::take(&mut upgrade.extensions.header),
+        raw,
         out_tx,
         in_rx,
     );
+    // A raw handler answers pings itself, and sends its own.
+    conn.auto_ping.store(!raw, Ordering::Relaxed);
     let encoders = std::mem::take(&mut upgrade.extensions.encoders);
 
     let write_half = match stream.try_clone() {
@@ -127,10 +130,7 @@ fn open(
         conn.request_close(CloseCode::GOING_AWAY, "server shutting down", state.clock.now_ms());
     }
 
-    let mut sink = match &upgrade.route.kind {
-        RouteKind::Handler(factory) => Sink::Handler { handler: factory(), failed: None },
-        RouteKind::Channel(f) => Sink::channel(state, conn, &session, f.clone(), in_tx),
-    };
+    let mut sink = Sink::for_route(&upgrade.route.kind, state, conn, &session, in_tx);
     sink.open(&session, conn, state);
 
     let mut reader = ReadLoop::new(
@@ -141,6 +141,7 @@ fn open(
         config,
         upgrade.extensions.rsv,
         upgrade.extensions.decoders,
+        raw,
     );
     let ending = reader.run(&mut sink.deliverer(&session, conn, state));
     let mut failure = sink.take_failure();
@@ -149,8 +150,20 @@ fn open(
     match ending {
         Ending::PeerClose(code, reason) => {
             log::debug!("{}: peer closed with {code} {reason:?}", conn.peer);
-            conn.close.lock().unwrap_or_else(|e| e.into_inner()).received = Some((code, reason.clone()));
-            peer_started = conn.request_close(code, &reason, now);
+            let we_sent = {
+                let mut close = conn.close.lock().unwrap_or_else(|e| e.into_inner());
+                close.received = Some((code, reason.clone()));
+                close.sent.is_some() || close.requested.is_some()
+            };
+            if raw {
+                // The raw handler answers (or not) itself; the peer's close starts the clock.
+                peer_started = !we_sent;
+                if !we_sent {
+                    conn.arm_close_timeout(now);
+                }
+            } else {
+                peer_started = conn.request_close(code, &reason, now);
+            }
         }
         Ending::Failed(e) => {
             log::info!("{}: closing with {}: {e}", conn.peer, e.close_code());
@@ -208,148 +221,4 @@ fn final_reason(conn: &Conn, failure: Option<&Error>, by_peer: bool) -> CloseRea
     let mut r = CloseReason::new(code, text, by_peer);
     r.was_clean = clean;
     r
-}
-
-/// Where a route's messages go: its handler, or the channel function's `incoming`.
-enum Sink {
-    Handler { handler: Box<dyn Handler>, failed: Option<Error> },
-    Channel { tx: Option<Sender<Message>>, done: Receiver<()>, thread: Option<JoinHandle<()>> },
-}
-
-impl Sink {
-    fn channel(
-        state: &ServerState,
-        conn: &Arc<Conn>,
-        session: &Session,
-        f: Arc<dyn Fn(Session) + Send + Sync>,
-        tx: Sender<Message>,
-    ) -> Sink {
-        let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
-        let s = session.clone();
-        let c = conn.clone();
-        let clock = state.clock;
-        let thread = thread::Builder::new()
-            .name(format!("syncws-c{}", conn.id))
-            .stack_size(state.config.stack_size)
-            .spawn(move || {
-                let _done = done_tx;
-                match catch_unwind(AssertUnwindSafe(|| f(s.clone()))) {
-                    Ok(()) => {
-                        s.close(CloseCode::NORMAL, "");
-                    }
-                    Err(_) => {
-                        log::error!("{}: channel handler panicked; closing with 1011", c.peer);
-                        c.request_close(CloseCode::INTERNAL_ERROR, "handler panicked", clock.now_ms());
-                    }
-                }
-            });
-        let thread = match thread {
-            Ok(t) => Some(t),
-            Err(e) => {
-                log::warn!("{}: cannot start channel handler: {e}", conn.peer);
-                conn.request_close(CloseCode::TRY_AGAIN_LATER, "server busy", state.clock.now_ms());
-                None
-            }
-        };
-        Sink::Channel { tx: Some(tx), done, thread }
-    }
-
-    fn open(&mut self, session: &Session, conn: &Conn, state: &ServerState) {
-        if let Sink::Handler { handler, failed } = self {
-            guarded(handler, failed, conn, state, |h| h.on_open(session));
-        }
-    }
-
-    fn deliverer<'s>(
-        &'s mut self,
-        session: &'s Session,
-        conn: &'s Conn,
-        state: &'s ServerState,
-    ) -> Deliverer<'s> {
-        Deliverer { sink: self, session, conn, state }
-    }
-
-    fn take_failure(&mut self) -> Option<Error> {
-        match self {
-            Sink::Handler { failed, .. } => failed.take(),
-            Sink::Channel { .. } => None,
-        }
-    }
-
-    /// Runs `on_error` and `on_close` (handler routes) or ends `incoming` and waits for the
-    /// channel function (channel routes).
-    fn close(&mut self, session: &Session, reason: &CloseReason, failure: Option<&Error>) {
-        match self {
-            Sink::Handler { handler, .. } => {
-                let hook = AssertUnwindSafe(|| {
-                    if let Some(e) = failure {
-                        handler.on_error(session, e);
-                    }
-                    handler.on_close(session, reason);
-                });
-                if catch_unwind(hook).is_err() {
-                    log::error!("{}: handler panicked in on_close/on_error", session.remote_addr());
-                }
-            }
-            Sink::Channel { tx, thread, .. } => {
-                tx.take();
-                if let Some(t) = thread.take() {
-                    let _ = t.join();
-                }
-            }
-        }
-    }
-}
-
-/// Calls a handler method; a panic poisons the handler and closes the connection with 1011.
-fn guarded(
-    handler: &mut Box<dyn Handler>,
-    failed: &mut Option<Error>,
-    conn: &Conn,
-    state: &ServerState,
-    call: impl FnOnce(&mut dyn Handler),
-) {
-    if failed.is_some() {
-        return;
-    }
-    if catch_unwind(AssertUnwindSafe(|| call(handler.as_mut()))).is_err() {
-        log::error!("{}: handler panicked; closing with 1011", conn.peer);
-        *failed = Some(Error::HandlerPanicked);
-        conn.request_close(CloseCode::INTERNAL_ERROR, "handler panicked", state.clock.now_ms());
-    }
-}
-
-/// The read loop's view of a sink.
-struct Deliverer<'s> {
-    sink: &'s mut Sink,
-    session: &'s Session,
-    conn: &'s Conn,
-    state: &'s ServerState,
-}
-
-impl Deliver for Deliverer<'_> {
-    fn deliver(&mut self, message: Message) {
-        self.conn.set_reader_busy(true);
-        self.deliver_now(message);
-        self.conn.set_reader_busy(false);
-    }
-}
-
-impl Deliverer<'_> {
-    fn deliver_now(&mut self, message: Message) {
-        match self.sink {
-            Sink::Handler { handler, failed } => {
-                let session = self.session;
-                guarded(handler, failed, self.conn, self.state, |h| h.on_message(session, message));
-            }
-            Sink::Channel { tx: Some(tx), done, .. } => {
-                // Blocks while `incoming` is full (backpressure), unless the function is done.
-                select! {
-                    send(tx, message) -> _ => {}
-                    recv(done) -> _ => {}
-                }
-            }
-            Sink::Channel { tx: None, .. } => {}
-        }
-    }
 }

@@ -46,6 +46,8 @@ pub enum Error {
     Spawn(io::Error),
     /// A negotiated extension could not encode or decode a message.
     Extension(ExtensionError),
+    /// Frames can only be sent on raw routes.
+    NotRaw,
 }
 
 /// The ways a peer can break the WebSocket framing rules (RFC 6455 §5).
@@ -110,6 +112,7 @@ impl fmt::Display for Error {
             Error::QueueFull => f.write_str("outgoing queue is full"),
             Error::Spawn(e) => write!(f, "could not spawn a thread: {e}"),
             Error::Extension(e) => e.fmt(f),
+            Error::NotRaw => f.write_str("send_frame is only for raw routes"),
         }
     }
 }

@@ -35,12 +35,13 @@ pub(crate) fn encode_header(
 pub(crate) fn encode_frame(
     out: &mut Vec<u8>,
     opcode: OpCode,
+    fin: bool,
     rsv: u8,
     payload: &[u8],
     masks: Option<&mut MaskSource>,
 ) {
     let mask = masks.map(MaskSource::next_mask);
-    encode_header(out, opcode, true, rsv, payload.len(), mask);
+    encode_header(out, opcode, fin, rsv, payload.len(), mask);
     let start = out.len();
     out.extend_from_slice(payload);
     if let Some(mask) = mask {
@@ -78,7 +79,7 @@ mod tests {
     fn encodes_lengths_in_all_three_forms() {
         for (len, header_len) in [(5usize, 2usize), (126, 4), (70_000, 10)] {
             let mut out = Vec::new();
-            encode_frame(&mut out, OpCode::Data(Data::Binary), 0, &vec![7; len], None);
+            encode_frame(&mut out, OpCode::Data(Data::Binary), true, 0, &vec![7; len], None);
             assert_eq!(out.len(), header_len + len);
             assert_eq!(out[0], 0x82);
         }

@@ -2,6 +2,7 @@
 
 use crate::close::CloseReason;
 use crate::error::Error;
+use crate::frame::Frame;
 use crate::message::Message;
 use crate::session::Session;
 
@@ -37,6 +38,47 @@ pub trait Handler {
 
     /// The connection is failing: a protocol violation, an I/O error, a ping timeout or a
     /// panic. `on_close` follows.
+    fn on_error(&mut self, session: &Session, error: &Error) {
+        let _ = (session, error);
+    }
+}
+
+/// Sees every frame of a raw route's connection ([`Route::raw`](crate::Route::raw), Ktor's
+/// `webSocketRaw`): pings, pongs, close frames and unassembled fragments.
+///
+/// syncws answers nothing on a raw connection: reply to pings and close frames yourself with
+/// [`Session::send_frame`].
+///
+/// ```
+/// use syncws::{Frame, Opcode, RawHandler, Session};
+///
+/// struct Logger;
+/// impl RawHandler for Logger {
+///     fn on_frame(&mut self, session: &Session, frame: Frame) {
+///         println!("{:?} fin={} {} bytes", frame.opcode, frame.fin, frame.payload.len());
+///         match frame.opcode {
+///             Opcode::Ping => drop(session.send_frame(Frame::pong(frame.payload))),
+///             Opcode::Close => drop(session.send_frame(frame)), // echo the close
+///             _ => {}
+///         }
+///     }
+/// }
+/// ```
+pub trait RawHandler {
+    /// The handshake succeeded.
+    fn on_open(&mut self, session: &Session) {
+        let _ = session;
+    }
+
+    /// A frame arrived, unmasked.
+    fn on_frame(&mut self, session: &Session, frame: Frame);
+
+    /// The connection ended. Runs exactly once per opened session, last.
+    fn on_close(&mut self, session: &Session, reason: &CloseReason) {
+        let _ = (session, reason);
+    }
+
+    /// The connection is failing (a frame broke a safety rule, I/O error, panic).
     fn on_error(&mut self, session: &Session, error: &Error) {
         let _ = (session, error);
     }

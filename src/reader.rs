@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::conn::{Conn, Ctrl};
 use crate::error::{Error, ProtocolError};
 use crate::extension::MessageDecoder;
+use crate::frame::{Frame, Opcode};
 use crate::frame_read::{FrameReader, Header, is_text};
 use crate::message::Message;
 use crate::timer::Clock;
@@ -28,9 +29,10 @@ pub(crate) enum Ending {
     Failed(Error),
 }
 
-/// Where complete messages go.
+/// Where complete messages (or, on raw routes, frames) go.
 pub(crate) trait Deliver {
     fn deliver(&mut self, message: Message);
+    fn deliver_frame(&mut self, frame: Frame);
 }
 
 /// The read side of one connection.
@@ -49,6 +51,8 @@ pub(crate) struct ReadLoop<'a> {
     /// RSV bits the negotiated extensions may set, and their decoders in response order.
     rsv_allowed: u8,
     decoders: Vec<Box<dyn MessageDecoder>>,
+    /// Raw route: every frame goes to the handler as it is.
+    raw: bool,
 }
 
 impl<'a> ReadLoop<'a> {
@@ -60,6 +64,7 @@ impl<'a> ReadLoop<'a> {
         config: &'a Config,
         rsv_allowed: u8,
         decoders: Vec<Box<dyn MessageDecoder>>,
+        raw: bool,
     ) -> Self {
         ReadLoop {
             stream,
@@ -73,6 +78,7 @@ impl<'a> ReadLoop<'a> {
             utf8: Utf8Check::default(),
             rsv_allowed,
             decoders,
+            raw,
         }
     }
 
@@ -94,6 +100,9 @@ impl<'a> ReadLoop<'a> {
             return Ok(Some(Ending::Dropped(None)));
         };
         self.conn.touch(self.clock.now_ms());
+        if self.raw {
+            return self.raw_frame(&header, sink);
+        }
         self.check(&header)?;
         if header.is_control() {
             return self.control(&header);
@@ -139,6 +148,28 @@ impl<'a> ReadLoop<'a> {
             sink.deliver(message);
         }
         Ok(None)
+    }
+
+    /// A raw route's frame: only the rules that keep the server safe (masking, sizes) apply.
+    fn raw_frame(&mut self, header: &Header, sink: &mut dyn Deliver) -> Result<Option<Ending>, Error> {
+        if header.mask.is_none() && !self.config.accept_unmasked_frames {
+            return Err(ProtocolError::UnmaskedFrame.into());
+        }
+        if header.is_control() && header.len > 125 {
+            return Err(ProtocolError::ControlTooLong.into());
+        }
+        if header.len > self.config.max_frame_size as u64 {
+            return Err(Error::FrameTooLarge { size: header.len, max: self.config.max_frame_size });
+        }
+        let Some(opcode) = Opcode::from_wire(header.opcode) else {
+            return Err(ProtocolError::BadOpcode(u8::from(header.opcode)).into());
+        };
+        let mut payload = Vec::new();
+        self.frames.read_payload(self.stream, header, &mut payload, |_| Ok(()))?;
+        let close = (opcode == Opcode::Close)
+            .then(|| parse_close(&payload).unwrap_or((CloseCode::NO_STATUS, String::new())));
+        sink.deliver_frame(Frame { fin: header.fin, rsv: header.rsv, opcode, payload });
+        Ok(close.map(|(code, reason)| Ending::PeerClose(code, reason)))
     }
 
     /// Rules every frame must follow before its payload is read.

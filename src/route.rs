@@ -5,11 +5,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::extension::Extension;
-use crate::handler::Handler;
+use crate::handler::{Handler, RawHandler};
 use crate::session::Session;
 
 type HandlerFactory = dyn Fn() -> Box<dyn Handler> + Send + Sync;
 type ChannelFn = dyn Fn(Session) + Send + Sync;
+type RawFactory = dyn Fn() -> Box<dyn RawHandler> + Send + Sync;
 
 /// How a route serves its connections.
 pub(crate) enum RouteKind {
@@ -17,6 +18,8 @@ pub(crate) enum RouteKind {
     Handler(Box<HandlerFactory>),
     /// Ktor's channel style: a function run on its own thread, reading `session.incoming()`.
     Channel(Arc<ChannelFn>),
+    /// Ktor's `webSocketRaw`: a [`RawHandler`] per connection sees every frame.
+    Raw(Box<RawFactory>),
 }
 
 /// A WebSocket endpoint: a handler (or channel function) and its options.
@@ -63,6 +66,23 @@ impl Route {
         Route { kind, protocols: Vec::new(), extensions: None }
     }
 
+    /// A raw route (Ktor's `webSocketRaw`): each connection gets a [`RawHandler`] that sees
+    /// every frame as it arrives, control frames and unassembled fragments included, and sends
+    /// frames with [`Session::send_frame`].
+    ///
+    /// syncws then answers neither pings nor close frames and sends no pings of its own on
+    /// these connections: the handler is in charge (a peer's close starts the close timeout,
+    /// within which the handler should answer with a close frame). What keeps the server safe
+    /// still applies: masking, `max_frame_size` and 125-byte control frames, the handshake,
+    /// handshake and close timeouts. Raw routes negotiate no extensions.
+    pub fn raw<H, F>(factory: F) -> Self
+    where
+        H: RawHandler + 'static,
+        F: Fn() -> H + Send + Sync + 'static,
+    {
+        Route::new(RouteKind::Raw(Box::new(move || Box::new(factory()))))
+    }
+
     /// Subprotocols this route speaks (`Sec-WebSocket-Protocol`): the first protocol in the
     /// client's offer that is in this list is selected. A client offering none of them still
     /// connects, with no protocol selected. Defaults to none.
@@ -95,6 +115,7 @@ impl fmt::Debug for Route {
         let kind = match self.kind {
             RouteKind::Handler(_) => "handler",
             RouteKind::Channel(_) => "channel",
+            RouteKind::Raw(_) => "raw",
         };
         let extensions: Option<Vec<&str>> =
             self.extensions.as_ref().map(|e| e.iter().map(|e| e.name()).collect());
@@ -140,6 +161,9 @@ impl Router {
 
     /// The extensions offered on `route`.
     pub(crate) fn extensions_for<'a>(&'a self, route: &'a Route) -> &'a [Arc<dyn Extension>] {
+        if matches!(route.kind, RouteKind::Raw(_)) {
+            return &[];
+        }
         route.extensions.as_deref().unwrap_or(&self.extensions)
     }
 

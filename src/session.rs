@@ -8,8 +8,10 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::close::{CloseCode, CloseReason};
 use crate::conn::{Conn, Ctrl, OPEN};
-use crate::error::{Error, SendError, TrySendError};
+use crate::error::{Error, ProtocolError, SendError, TrySendError};
+use crate::frame::Frame;
 use crate::message::Message;
+use crate::outgoing::{Outbound, Outgoing};
 use crate::request::Request;
 use crate::timer::Clock;
 
@@ -37,7 +39,8 @@ struct Inner {
     request: Request,
     protocol: Option<String>,
     extensions: String,
-    outgoing: Sender<Message>,
+    raw: bool,
+    outgoing: Outgoing,
     incoming: Receiver<Message>,
 }
 
@@ -48,10 +51,14 @@ impl Session {
         request: Request,
         protocol: Option<String>,
         extensions: String,
-        outgoing: Sender<Message>,
+        raw: bool,
+        outgoing: Sender<Outbound>,
         incoming: Receiver<Message>,
     ) -> Self {
-        Session { inner: Arc::new(Inner { conn, clock, request, protocol, extensions, outgoing, incoming }) }
+        let outgoing = Outgoing { tx: outgoing, conn: conn.clone() };
+        Session {
+            inner: Arc::new(Inner { conn, clock, request, protocol, extensions, raw, outgoing, incoming }),
+        }
     }
 
     /// A number unique among this server's connections.
@@ -91,11 +98,7 @@ impl Session {
     /// # Errors
     /// [`SendError`] with the message when the session is closing or closed.
     pub fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
-        let message = message.into();
-        if self.inner.conn.close_pending() {
-            return Err(SendError(message));
-        }
-        self.inner.outgoing.send(message).map_err(|e| SendError(e.into_inner()))
+        self.inner.outgoing.send(message)
     }
 
     /// Queues a text message; see [`send`](Self::send).
@@ -120,14 +123,32 @@ impl Session {
     /// [`TrySendError::Full`] when the outgoing queue is full, [`TrySendError::Closed`] when
     /// the session is closing or closed; both hand the message back.
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), TrySendError> {
-        let message = message.into();
-        if self.inner.conn.close_pending() {
-            return Err(TrySendError::Closed(message));
+        self.inner.outgoing.try_send(message)
+    }
+
+    /// Queues a frame exactly as given, in order with messages: fragments, control frames,
+    /// RSV bits. Only on raw routes ([`Route::raw`](crate::Route::raw)), where the handler is
+    /// in charge of the protocol. After a close frame nothing more can be sent.
+    ///
+    /// # Errors
+    /// [`Error::NotRaw`] on other routes; [`Error::Protocol`] for a control frame that is
+    /// fragmented or longer than 125 bytes; [`Error::Closed`] once the session is closed.
+    pub fn send_frame(&self, frame: Frame) -> Result<(), Error> {
+        if !self.inner.raw {
+            return Err(Error::NotRaw);
         }
-        self.inner.outgoing.try_send(message).map_err(|e| match e {
-            crossbeam_channel::TrySendError::Full(m) => TrySendError::Full(m),
-            crossbeam_channel::TrySendError::Disconnected(m) => TrySendError::Closed(m),
-        })
+        if frame.opcode.is_control() {
+            if !frame.fin {
+                return Err(ProtocolError::FragmentedControl.into());
+            }
+            if frame.payload.len() > 125 {
+                return Err(ProtocolError::ControlTooLong.into());
+            }
+        }
+        if self.inner.conn.close_pending() {
+            return Err(Error::Closed);
+        }
+        self.inner.outgoing.tx.send(Outbound::Frame(frame)).map_err(|_| Error::Closed)
     }
 
     /// Sends a ping with `payload` (at most 125 bytes) ahead of queued data.
@@ -138,7 +159,7 @@ impl Session {
     pub fn ping(&self, payload: impl Into<Vec<u8>>) -> Result<(), Error> {
         let payload = payload.into();
         if payload.len() > 125 {
-            return Err(crate::error::ProtocolError::ControlTooLong.into());
+            return Err(ProtocolError::ControlTooLong.into());
         }
         if self.inner.conn.close_pending() {
             return Err(Error::Closed);
@@ -166,10 +187,13 @@ impl Session {
         self.inner.incoming.clone()
     }
 
-    /// The sending end of the outgoing queue (Ktor's `outgoing`). Sending on it is
-    /// [`send`](Self::send) without the closing check.
-    pub fn outgoing(&self) -> Sender<Message> {
+    /// A handle to the outgoing queue (Ktor's `outgoing`), to hand to another thread.
+    pub fn outgoing(&self) -> Outgoing {
         self.inner.outgoing.clone()
+    }
+
+    pub(crate) fn conn(&self) -> &Arc<Conn> {
+        &self.inner.conn
     }
 }
 

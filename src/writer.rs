@@ -1,6 +1,7 @@
 //! The write loop: the only code that writes to a connection's socket after the handshake.
 //! Control frames go first; everything queued is batched into as few `write`s as possible.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
@@ -11,9 +12,11 @@ use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use crate::close::CloseCode;
 use crate::conn::{Conn, Ctrl, Cut};
 use crate::extension::MessageEncoder;
+use crate::frame::{Frame, Opcode};
 use crate::frame_write::{COPY_LIMIT, encode_frame, encode_header, write_two};
 use crate::mask::MaskSource;
 use crate::message::Message;
+use crate::outgoing::Outbound;
 use crate::timer::Clock;
 
 /// Bytes gathered before a batch is written.
@@ -50,7 +53,7 @@ pub(crate) fn run(
     conn: Arc<Conn>,
     clock: Clock,
     ctrl: Receiver<Ctrl>,
-    data: Receiver<Message>,
+    data: Receiver<Outbound>,
     masking: bool,
     encoders: Vec<Box<dyn MessageEncoder>>,
 ) {
@@ -64,23 +67,38 @@ pub(crate) fn run(
 }
 
 impl Writer {
-    fn serve(&mut self, ctrl: &Receiver<Ctrl>, data: &Receiver<Message>) -> io::Result<()> {
+    fn serve(&mut self, ctrl: &Receiver<Ctrl>, data: &Receiver<Outbound>) -> io::Result<()> {
+        // Broadcast messages arrive on a lane of their own once the session joins a hub.
+        let mut shared: Receiver<Arc<Message>> = crossbeam_channel::never();
         loop {
             let flow = select! {
                 recv(ctrl) -> c => match c {
+                    Ok(Ctrl::Attach(lane)) => {
+                        shared = lane;
+                        Flow::Go
+                    }
                     Ok(c) => self.control(c)?,
                     Err(_) => Flow::Stop,
                 },
-                recv(data) -> m => match m {
-                    Ok(m) => {
-                        // Control frames queued before this message go first.
-                        let mut flow = Flow::Go;
-                        while let (Flow::Go, Ok(c)) = (&flow, ctrl.try_recv()) {
-                            flow = self.control(c)?;
+                recv(data) -> item => match item {
+                    Ok(item) => {
+                        // Control frames queued before this item go first.
+                        match self.drain_control(ctrl)? {
+                            Flow::Go => self.item(item)?,
+                            stop => stop,
                         }
-                        if let Flow::Go = flow { self.message(m)? } else { flow }
                     }
                     Err(_) => Flow::Stop,
+                },
+                recv(shared) -> m => match m {
+                    Ok(m) => match self.drain_control(ctrl)? {
+                        Flow::Go => self.shared(&m)?,
+                        stop => stop,
+                    },
+                    Err(_) => {
+                        shared = crossbeam_channel::never();
+                        Flow::Go
+                    }
                 },
             };
             if let Flow::Stop = flow {
@@ -89,9 +107,16 @@ impl Writer {
             // Gather whatever else is queued, control first, into this batch.
             while self.out.len() < BATCH {
                 let flow = if let Ok(c) = ctrl.try_recv() {
-                    self.control(c)?
-                } else if let Ok(m) = data.try_recv() {
-                    self.message(m)?
+                    if let Ctrl::Attach(lane) = c {
+                        shared = lane;
+                        Flow::Go
+                    } else {
+                        self.control(c)?
+                    }
+                } else if let Ok(item) = data.try_recv() {
+                    self.item(item)?
+                } else if let Ok(m) = shared.try_recv() {
+                    self.shared(&m)?
                 } else {
                     break;
                 };
@@ -106,46 +131,104 @@ impl Writer {
         }
     }
 
+    fn drain_control(&mut self, ctrl: &Receiver<Ctrl>) -> io::Result<Flow> {
+        while let Ok(c) = ctrl.try_recv() {
+            if let Flow::Stop = self.control(c)? {
+                return Ok(Flow::Stop);
+            }
+        }
+        Ok(Flow::Go)
+    }
+
     fn control(&mut self, c: Ctrl) -> io::Result<Flow> {
         let (op, payload) = match c {
             Ctrl::Ping(p) => (Control::Ping, p),
             Ctrl::Pong(p) => (Control::Pong, p),
-            Ctrl::Close => return Ok(Flow::Go), // handled after the batch, once data is drained
+            Ctrl::Close | Ctrl::Attach(_) => return Ok(Flow::Go), // Close: after the batch
             Ctrl::Abort => return Ok(Flow::Stop),
         };
-        encode_frame(&mut self.out, OpCode::Control(op), 0, &payload, self.masks.as_mut());
+        encode_frame(&mut self.out, OpCode::Control(op), true, 0, &payload, self.masks.as_mut());
         Ok(Flow::Go)
     }
 
-    fn message(&mut self, m: Message) -> io::Result<Flow> {
-        let op = if m.is_text() { Data::Text } else { Data::Binary };
-        let text = m.is_text();
-        let mut payload = m.into_bytes();
-        let mut rsv = 0;
-        for encoder in &mut self.encoders {
-            rsv |= encoder.encode(&mut payload, text).map_err(io::Error::other)?;
+    fn item(&mut self, item: Outbound) -> io::Result<Flow> {
+        match item {
+            Outbound::Message(m) => {
+                let text = m.is_text();
+                self.data_frame(text, Cow::Owned(m.into_bytes()))?;
+                Ok(Flow::Go)
+            }
+            Outbound::Frame(f) => self.raw_frame(f),
         }
-        if payload.len() < COPY_LIMIT {
-            encode_frame(&mut self.out, OpCode::Data(op), rsv, &payload, self.masks.as_mut());
+    }
+
+    fn shared(&mut self, m: &Message) -> io::Result<Flow> {
+        self.data_frame(m.is_text(), Cow::Borrowed(m.as_bytes()))?;
+        Ok(Flow::Go)
+    }
+
+    /// A whole message as one frame, through the negotiated extensions.
+    fn data_frame(&mut self, text: bool, mut payload: Cow<'_, [u8]>) -> io::Result<()> {
+        let mut rsv = 0;
+        if !self.encoders.is_empty() {
+            let mut owned = payload.into_owned();
+            for encoder in &mut self.encoders {
+                rsv |= encoder.encode(&mut owned, text).map_err(io::Error::other)?;
+            }
+            payload = Cow::Owned(owned);
+        }
+        let op = OpCode::Data(if text { Data::Text } else { Data::Binary });
+        self.frame_out(op, true, rsv, payload)
+    }
+
+    /// A frame from a raw route, as given; a close frame ends the write loop.
+    fn raw_frame(&mut self, f: Frame) -> io::Result<Flow> {
+        let close = f.opcode == Opcode::Close;
+        if close {
+            let (code, reason) =
+                crate::reader::parse_close(&f.payload).unwrap_or((CloseCode::NO_STATUS, String::new()));
+            self.conn.close.lock().unwrap_or_else(|e| e.into_inner()).sent = Some((code, reason));
+        }
+        self.frame_out(f.opcode.to_wire(), f.fin, f.rsv, Cow::Owned(f.payload))?;
+        if !close {
             return Ok(Flow::Go);
         }
-        let mask = self.masks.as_mut().map(MaskSource::next_mask);
-        encode_header(&mut self.out, OpCode::Data(op), true, rsv, payload.len(), mask);
-        if let Some(mask) = mask {
-            crate::mask::apply_mask(&mut payload, mask, 0);
+        self.flush()?;
+        let _ = self.stream.shutdown(Shutdown::Write);
+        self.conn.note_close_sent(self.clock.now_ms());
+        Ok(Flow::Stop)
+    }
+
+    /// Encodes a frame into the batch, or writes a large payload straight from where it is.
+    fn frame_out(&mut self, op: OpCode, fin: bool, rsv: u8, payload: Cow<'_, [u8]>) -> io::Result<()> {
+        if payload.len() < COPY_LIMIT {
+            encode_frame(&mut self.out, op, fin, rsv, &payload, self.masks.as_mut());
+            return Ok(());
         }
+        let mask = self.masks.as_mut().map(MaskSource::next_mask);
+        encode_header(&mut self.out, op, fin, rsv, payload.len(), mask);
+        let payload = match mask {
+            Some(mask) => {
+                let mut owned = payload.into_owned();
+                crate::mask::apply_mask(&mut owned, mask, 0);
+                Cow::Owned(owned)
+            }
+            None => payload,
+        };
         self.conn.set_writing(Some(self.clock.now_ms()));
         let written = write_two(&mut self.stream, &self.out, &payload);
         self.conn.set_writing(None);
         written?;
         self.clear();
-        Ok(Flow::Go)
+        Ok(())
     }
 
     /// Sends everything still queued, then the requested close frame, then half-closes TCP.
-    fn send_close(&mut self, data: &Receiver<Message>) -> io::Result<()> {
-        while let Ok(m) = data.try_recv() {
-            self.message(m)?;
+    fn send_close(&mut self, data: &Receiver<Outbound>) -> io::Result<()> {
+        while let Ok(item) = data.try_recv() {
+            if let Flow::Stop = self.item(item)? {
+                return Ok(());
+            }
             if self.out.len() >= BATCH {
                 self.flush()?;
             }
@@ -163,7 +246,14 @@ impl Writer {
                 payload.extend_from_slice(&code.as_u16().to_be_bytes());
                 payload.extend_from_slice(reason.as_bytes());
             }
-            encode_frame(&mut self.out, OpCode::Control(Control::Close), 0, &payload, self.masks.as_mut());
+            encode_frame(
+                &mut self.out,
+                OpCode::Control(Control::Close),
+                true,
+                0,
+                &payload,
+                self.masks.as_mut(),
+            );
         }
         self.flush()?;
         // RFC 6455 §7.1.1: the server closes TCP first; FIN follows our close frame.
