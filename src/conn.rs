@@ -1,9 +1,10 @@
 //! State one connection shares between its read loop, its write loop, its sessions, the timer
 //! and the server.
 
+use std::fmt;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -74,7 +75,6 @@ pub(crate) struct CloseState {
 }
 
 /// One connection's shared state.
-#[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
@@ -99,6 +99,20 @@ pub(crate) struct Conn {
     pub(crate) ctrl_tx: Sender<Ctrl>,
     pub(crate) close: Mutex<CloseState>,
     timer_wake: Sender<()>,
+    /// The broadcast lane, made when the session first joins a hub.
+    broadcast: OnceLock<(Sender<Arc<Message>>, Receiver<Arc<Message>>)>,
+    /// Run once when the connection ends (hubs use it to drop their member).
+    end_hooks: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("id", &self.id)
+            .field("peer", &self.peer)
+            .field("phase", &self.phase())
+            .finish()
+    }
 }
 
 impl Conn {
@@ -129,6 +143,8 @@ impl Conn {
             ctrl_tx,
             close: Mutex::new(CloseState::default()),
             timer_wake,
+            broadcast: OnceLock::new(),
+            end_hooks: Mutex::new(Vec::new()),
         };
         (conn, ctrl_rx)
     }
@@ -210,6 +226,30 @@ impl Conn {
     pub(crate) fn arm_close_timeout(&self, now_ms: u64) {
         self.close_requested_ms.store(now_ms, Ordering::Relaxed);
         self.advance(CLOSING);
+    }
+
+    /// The broadcast lane, made (and handed to the write loop) on first use.
+    pub(crate) fn broadcast_lane(&self, capacity: usize) -> (Sender<Arc<Message>>, Receiver<Arc<Message>>) {
+        self.broadcast
+            .get_or_init(|| {
+                let (tx, rx) = crossbeam_channel::bounded(capacity);
+                let _ = self.ctrl_tx.send(Ctrl::Attach(rx.clone()));
+                (tx, rx)
+            })
+            .clone()
+    }
+
+    /// Registers `hook` to run when the connection ends.
+    pub(crate) fn on_end(&self, hook: Box<dyn FnOnce() + Send>) {
+        self.end_hooks.lock().unwrap_or_else(|e| e.into_inner()).push(hook);
+    }
+
+    /// Runs the end hooks (once: they are taken).
+    pub(crate) fn run_end_hooks(&self) {
+        let hooks = std::mem::take(&mut *self.end_hooks.lock().unwrap_or_else(|e| e.into_inner()));
+        for hook in hooks {
+            hook();
+        }
     }
 
     /// Cuts the socket (both directions) for `why`, unless it was already cut.

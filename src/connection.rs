@@ -15,10 +15,10 @@ use crate::error::Error;
 use crate::frame_read::FrameReader;
 use crate::handshake::{self, ReadFailure, Rejection, Upgrade};
 use crate::inbuf::InBuf;
-use crate::reader::{Ending, ReadLoop};
+use crate::reader::{Ending, Framing, ReadLoop};
 use crate::route::RouteKind;
 use crate::server::ServerState;
-use crate::session::Session;
+use crate::session::{Session, SessionInfo};
 use crate::sink::Sink;
 use crate::writer::{self, WRITER_STACK, WRITER_STACK_WITH_EXTENSIONS};
 
@@ -96,16 +96,13 @@ fn open(
     let channel_route = matches!(upgrade.route.kind, RouteKind::Channel(_));
     let raw = matches!(upgrade.route.kind, RouteKind::Raw(_));
     let (in_tx, in_rx) = crossbeam_channel::bounded(if channel_route { config.queue_capacity } else { 0 });
-    let session = Session::new(
-        conn.clone(),
-        state.clock,
-        upgrade.request,
-        upgrade.protocol,
-        std::mem::take(&mut upgrade.extensions.header),
+    let info = SessionInfo {
+        request: upgrade.request,
+        protocol: upgrade.protocol,
+        extensions: std::mem::take(&mut upgrade.extensions.header),
         raw,
-        out_tx,
-        in_rx,
-    );
+    };
+    let session = Session::new(conn.clone(), state.clock, info, out_tx, in_rx);
     // A raw handler answers pings itself, and sends its own.
     conn.auto_ping.store(!raw, Ordering::Relaxed);
     let encoders = std::mem::take(&mut upgrade.extensions.encoders);
@@ -139,9 +136,7 @@ fn open(
         conn,
         state.clock,
         config,
-        upgrade.extensions.rsv,
-        upgrade.extensions.decoders,
-        raw,
+        Framing { rsv_allowed: upgrade.extensions.rsv, decoders: upgrade.extensions.decoders, raw },
     );
     let ending = reader.run(&mut sink.deliverer(&session, conn, state));
     let mut failure = sink.take_failure();
@@ -191,6 +186,7 @@ fn open(
     let _ = writer.join();
     let _ = stream.shutdown(Shutdown::Both);
     conn.advance(DONE);
+    conn.run_end_hooks();
 
     let reason = final_reason(conn, failure.as_ref(), peer_started);
     conn.close.lock().unwrap_or_else(|e| e.into_inner()).reason = Some(reason.clone());

@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
+mod broadcast;
 mod close;
 mod config;
 mod conn;
@@ -66,6 +67,7 @@ mod timer;
 mod utf8;
 mod writer;
 
+pub use crate::broadcast::{Broadcast, BroadcastStats, Published, SlowConsumer};
 pub use crate::close::{CloseCode, CloseReason};
 pub use crate::config::Config;
 #[cfg(feature = "deflate")]

@@ -35,6 +35,16 @@ pub(crate) trait Deliver {
     fn deliver_frame(&mut self, frame: Frame);
 }
 
+/// How a connection's frames are read: extension bits and decoders, or raw.
+pub(crate) struct Framing {
+    /// RSV bits the negotiated extensions may set.
+    pub(crate) rsv_allowed: u8,
+    /// The negotiated extensions' decoders, in response order.
+    pub(crate) decoders: Vec<Box<dyn MessageDecoder>>,
+    /// Raw route: frames go to the handler as they are.
+    pub(crate) raw: bool,
+}
+
 /// The read side of one connection.
 pub(crate) struct ReadLoop<'a> {
     pub(crate) stream: &'a mut TcpStream,
@@ -62,10 +72,9 @@ impl<'a> ReadLoop<'a> {
         conn: &'a Arc<Conn>,
         clock: Clock,
         config: &'a Config,
-        rsv_allowed: u8,
-        decoders: Vec<Box<dyn MessageDecoder>>,
-        raw: bool,
+        framing: Framing,
     ) -> Self {
+        let Framing { rsv_allowed, decoders, raw } = framing;
         ReadLoop {
             stream,
             frames,

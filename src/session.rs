@@ -15,6 +15,15 @@ use crate::outgoing::{Outbound, Outgoing};
 use crate::request::Request;
 use crate::timer::Clock;
 
+/// What the handshake settled for a session.
+pub(crate) struct SessionInfo {
+    pub(crate) request: Request,
+    pub(crate) protocol: Option<String>,
+    /// The `Sec-WebSocket-Extensions` answer (empty: none).
+    pub(crate) extensions: String,
+    pub(crate) raw: bool,
+}
+
 /// A handle to one WebSocket connection (Ktor's `DefaultWebSocketServerSession`).
 ///
 /// Cheap to clone, `Send + Sync`: keep it in other threads to push messages. Every send goes
@@ -48,14 +57,12 @@ impl Session {
     pub(crate) fn new(
         conn: Arc<Conn>,
         clock: Clock,
-        request: Request,
-        protocol: Option<String>,
-        extensions: String,
-        raw: bool,
+        info: SessionInfo,
         outgoing: Sender<Outbound>,
         incoming: Receiver<Message>,
     ) -> Self {
         let outgoing = Outgoing { tx: outgoing, conn: conn.clone() };
+        let SessionInfo { request, protocol, extensions, raw } = info;
         Session {
             inner: Arc::new(Inner { conn, clock, request, protocol, extensions, raw, outgoing, incoming }),
         }
@@ -194,6 +201,12 @@ impl Session {
 
     pub(crate) fn conn(&self) -> &Arc<Conn> {
         &self.inner.conn
+    }
+
+    /// This session's broadcast lane (as deep as its outgoing queue).
+    pub(crate) fn broadcast_lane(&self) -> (Sender<Arc<Message>>, Receiver<Arc<Message>>) {
+        let capacity = self.inner.outgoing.tx.capacity().unwrap_or(64);
+        self.inner.conn.broadcast_lane(capacity)
     }
 }
 

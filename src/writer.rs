@@ -44,6 +44,8 @@ struct Writer {
     masks: Option<MaskSource>,
     /// The negotiated extensions' encoders, applied in order.
     encoders: Vec<Box<dyn MessageEncoder>>,
+    /// The broadcast lane (`never()` until the session joins a hub).
+    shared: Receiver<Arc<Message>>,
 }
 
 /// Runs the write loop until a close frame is written, the connection is aborted, or writing
@@ -59,7 +61,8 @@ pub(crate) fn run(
 ) {
     let masks =
         masking.then(|| MaskSource::new(conn.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ conn.created_ms));
-    let mut w = Writer { stream, conn, clock, out: Vec::new(), masks, encoders };
+    let shared = crossbeam_channel::never();
+    let mut w = Writer { stream, conn, clock, out: Vec::new(), masks, encoders, shared };
     if let Err(e) = w.serve(&ctrl, &data) {
         log::debug!("{}: write loop ended: {e}", w.conn.peer);
         w.conn.cut(Cut::WriteFailed);
@@ -68,15 +71,11 @@ pub(crate) fn run(
 
 impl Writer {
     fn serve(&mut self, ctrl: &Receiver<Ctrl>, data: &Receiver<Outbound>) -> io::Result<()> {
-        // Broadcast messages arrive on a lane of their own once the session joins a hub.
-        let mut shared: Receiver<Arc<Message>> = crossbeam_channel::never();
         loop {
+            // Broadcast messages arrive on a lane of their own once the session joins a hub.
+            let shared = self.shared.clone();
             let flow = select! {
                 recv(ctrl) -> c => match c {
-                    Ok(Ctrl::Attach(lane)) => {
-                        shared = lane;
-                        Flow::Go
-                    }
                     Ok(c) => self.control(c)?,
                     Err(_) => Flow::Stop,
                 },
@@ -96,7 +95,7 @@ impl Writer {
                         stop => stop,
                     },
                     Err(_) => {
-                        shared = crossbeam_channel::never();
+                        self.shared = crossbeam_channel::never();
                         Flow::Go
                     }
                 },
@@ -107,15 +106,10 @@ impl Writer {
             // Gather whatever else is queued, control first, into this batch.
             while self.out.len() < BATCH {
                 let flow = if let Ok(c) = ctrl.try_recv() {
-                    if let Ctrl::Attach(lane) = c {
-                        shared = lane;
-                        Flow::Go
-                    } else {
-                        self.control(c)?
-                    }
+                    self.control(c)?
                 } else if let Ok(item) = data.try_recv() {
                     self.item(item)?
-                } else if let Ok(m) = shared.try_recv() {
+                } else if let Ok(m) = self.shared.try_recv() {
                     self.shared(&m)?
                 } else {
                     break;
@@ -144,7 +138,11 @@ impl Writer {
         let (op, payload) = match c {
             Ctrl::Ping(p) => (Control::Ping, p),
             Ctrl::Pong(p) => (Control::Pong, p),
-            Ctrl::Close | Ctrl::Attach(_) => return Ok(Flow::Go), // Close: after the batch
+            Ctrl::Close => return Ok(Flow::Go), // handled after the batch, once data is drained
+            Ctrl::Attach(lane) => {
+                self.shared = lane;
+                return Ok(Flow::Go);
+            }
             Ctrl::Abort => return Ok(Flow::Stop),
         };
         encode_frame(&mut self.out, OpCode::Control(op), true, 0, &payload, self.masks.as_mut());

@@ -1,0 +1,275 @@
+//! Broadcast to many sessions (Ktor's `SharedFlow` example): a hub that sessions join and
+//! leave, with rooms, a bounded queue per member and a slow-consumer policy.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::close::CloseCode;
+use crate::conn::DONE;
+use crate::message::Message;
+use crate::session::Session;
+
+/// What a hub does with a message for a member whose queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlowConsumer {
+    /// Drop the message being published, for that member only.
+    DropNewest,
+    /// Drop the oldest message waiting for that member, then queue the new one.
+    DropOldest,
+    /// Close that member's session with this code (1008 policy or 1013 try again later are
+    /// the usual ones) and remove it from the hub.
+    Disconnect(CloseCode),
+}
+
+/// What one `publish` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Published {
+    /// Members that got the message queued.
+    pub queued: usize,
+    /// Messages dropped because of full queues (the new one or an older one).
+    pub dropped: usize,
+    /// Members disconnected by the policy.
+    pub disconnected: usize,
+}
+
+/// Totals since the hub was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BroadcastStats {
+    /// `publish` calls.
+    pub published: u64,
+    /// Messages queued to members.
+    pub queued: u64,
+    /// Messages dropped by the policy.
+    pub dropped: u64,
+    /// Members disconnected by the policy.
+    pub disconnected: u64,
+}
+
+/// A broadcast hub: `Clone` it into handlers and into any other thread (a sensor thread on a
+/// board, say) and `publish` from anywhere.
+///
+/// Publishing never blocks and never writes a socket: it pushes the message (shared, not
+/// copied) onto each member's bounded queue under one lock, in O(members). Each member's write
+/// loop sends it. Every member receives messages in publish order. A member whose queue is full
+/// is handled by the [`SlowConsumer`] policy, which never slows the others; every drop is
+/// counted ([`stats`](Self::stats)) and logged (the first per member as a warning). Sessions
+/// leave automatically when they close.
+///
+/// Each member's queue holds `queue_capacity` messages (the server's [`Config`](crate::Config)),
+/// separate from its own outgoing queue, and shared by every hub it joins.
+///
+/// ```no_run
+/// use syncws::{Broadcast, CloseCode, Config, Handler, Message, Server, Session, SlowConsumer};
+///
+/// struct Chat(Broadcast);
+/// impl Handler for Chat {
+///     fn on_open(&mut self, session: &Session) {
+///         self.0.join(session);
+///     }
+///     fn on_message(&mut self, _session: &Session, message: Message) {
+///         self.0.publish(message);
+///     }
+/// }
+///
+/// let hub = Broadcast::new(SlowConsumer::Disconnect(CloseCode::TRY_AGAIN_LATER));
+/// let h = hub.clone();
+/// let server = Server::new(Config::default()).route("/chat", move || Chat(h.clone())).bind("0.0.0.0:8080")?;
+/// hub.publish("server says hi"); // from any thread
+/// # Ok::<(), syncws::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Broadcast {
+    hub: Arc<Hub>,
+}
+
+struct Hub {
+    policy: SlowConsumer,
+    members: Mutex<HashMap<u64, Member>>,
+    published: AtomicU64,
+    queued: AtomicU64,
+    dropped: AtomicU64,
+    disconnected: AtomicU64,
+}
+
+struct Member {
+    session: Session,
+    /// Rooms joined; empty for a member that only gets messages published to all.
+    rooms: Vec<String>,
+    lane: Sender<Arc<Message>>,
+    /// The same lane's receiving end, to drop the oldest message.
+    oldest: Receiver<Arc<Message>>,
+    dropped: u64,
+}
+
+impl Broadcast {
+    /// An empty hub with `policy` for slow members.
+    pub fn new(policy: SlowConsumer) -> Self {
+        let hub = Hub {
+            policy,
+            members: Mutex::new(HashMap::new()),
+            published: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            disconnected: AtomicU64::new(0),
+        };
+        Broadcast { hub: Arc::new(hub) }
+    }
+
+    /// Adds `session` to the hub; it gets messages published to all. Joining twice is a
+    /// no-op. A closed session is not added.
+    pub fn join(&self, session: &Session) {
+        self.add(session, None);
+    }
+
+    /// Adds `session` to `room` (it also gets messages published to all).
+    pub fn join_room(&self, session: &Session, room: &str) {
+        self.add(session, Some(room));
+    }
+
+    fn add(&self, session: &Session, room: Option<&str>) {
+        let conn = session.conn();
+        let (lane, oldest) = session.broadcast_lane();
+        {
+            let mut members = self.lock();
+            let member = members.entry(session.id()).or_insert_with(|| Member {
+                session: session.clone(),
+                rooms: Vec::new(),
+                lane,
+                oldest,
+                dropped: 0,
+            });
+            if let Some(room) = room {
+                if !member.rooms.iter().any(|r| r == room) {
+                    member.rooms.push(room.to_owned());
+                }
+            }
+        }
+        let hub: Weak<Hub> = Arc::downgrade(&self.hub);
+        let id = session.id();
+        conn.on_end(Box::new(move || {
+            if let Some(hub) = hub.upgrade() {
+                hub.members.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            }
+        }));
+        // A session that closed while joining has already run its hooks.
+        if conn.phase() >= DONE {
+            self.leave(session);
+        }
+    }
+
+    /// Removes `session` from the hub (and all its rooms).
+    pub fn leave(&self, session: &Session) {
+        self.lock().remove(&session.id());
+    }
+
+    /// Removes `session` from `room`; it stays in the hub.
+    pub fn leave_room(&self, session: &Session, room: &str) {
+        if let Some(m) = self.lock().get_mut(&session.id()) {
+            m.rooms.retain(|r| r != room);
+        }
+    }
+
+    /// Queues `message` for every member.
+    pub fn publish(&self, message: impl Into<Message>) -> Published {
+        self.send(None, message.into())
+    }
+
+    /// Queues `message` for the members of `room`.
+    pub fn publish_to(&self, room: &str, message: impl Into<Message>) -> Published {
+        self.send(Some(room), message.into())
+    }
+
+    /// Members now.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether the hub has no member.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Totals since the hub was made.
+    pub fn stats(&self) -> BroadcastStats {
+        let h = &self.hub;
+        BroadcastStats {
+            published: h.published.load(Ordering::Relaxed),
+            queued: h.queued.load(Ordering::Relaxed),
+            dropped: h.dropped.load(Ordering::Relaxed),
+            disconnected: h.disconnected.load(Ordering::Relaxed),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Member>> {
+        self.hub.members.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn send(&self, room: Option<&str>, message: Message) -> Published {
+        let message = Arc::new(message);
+        let mut done = Published::default();
+        let policy = self.hub.policy;
+        let mut members = self.lock();
+        members.retain(|_, m| {
+            if room.is_some_and(|room| !m.rooms.iter().any(|r| r == room)) {
+                return true;
+            }
+            match m.lane.try_send(message.clone()) {
+                Ok(()) => done.queued += 1,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(msg)) => match policy {
+                    SlowConsumer::DropNewest => m.note_drop(&mut done, "newest"),
+                    SlowConsumer::DropOldest => {
+                        let _ = m.oldest.try_recv();
+                        m.note_drop(&mut done, "oldest");
+                        if m.lane.try_send(msg).is_ok() {
+                            done.queued += 1;
+                        }
+                    }
+                    SlowConsumer::Disconnect(code) => {
+                        log::warn!(
+                            "{}: broadcast queue full, disconnecting with {code}",
+                            m.session.remote_addr()
+                        );
+                        m.session.close(code, "too slow for broadcast");
+                        done.disconnected += 1;
+                        return false;
+                    }
+                },
+            }
+            m.session.conn().phase() < DONE
+        });
+        drop(members);
+        let h = &self.hub;
+        h.published.fetch_add(1, Ordering::Relaxed);
+        h.queued.fetch_add(done.queued as u64, Ordering::Relaxed);
+        h.dropped.fetch_add(done.dropped as u64, Ordering::Relaxed);
+        h.disconnected.fetch_add(done.disconnected as u64, Ordering::Relaxed);
+        done
+    }
+}
+
+impl Member {
+    fn note_drop(&mut self, done: &mut Published, which: &str) {
+        self.dropped += 1;
+        done.dropped += 1;
+        if self.dropped == 1 {
+            log::warn!("{}: broadcast queue full, dropping the {which} message", self.session.remote_addr());
+        } else {
+            log::debug!("{}: broadcast drop #{} ({which})", self.session.remote_addr(), self.dropped);
+        }
+    }
+}
+
+impl fmt::Debug for Broadcast {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Broadcast")
+            .field("policy", &self.hub.policy)
+            .field("members", &self.len())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
