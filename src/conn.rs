@@ -58,6 +58,9 @@ pub(crate) enum Ctrl {
     Attach(Receiver<Arc<Message>>),
 }
 
+/// Both ends of a session's broadcast lane.
+pub(crate) type BroadcastLane = (Sender<Arc<Message>>, Receiver<Arc<Message>>);
+
 /// Capacity of the control lane; pings and pongs are tiny and the writer serves it first.
 pub(crate) const CTRL_CAPACITY: usize = 16;
 
@@ -100,7 +103,7 @@ pub(crate) struct Conn {
     pub(crate) close: Mutex<CloseState>,
     timer_wake: Sender<()>,
     /// The broadcast lane, made when the session first joins a hub.
-    broadcast: OnceLock<(Sender<Arc<Message>>, Receiver<Arc<Message>>)>,
+    broadcast: OnceLock<BroadcastLane>,
     /// Run once when the connection ends (hubs use it to drop their member).
     end_hooks: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
 }
@@ -229,7 +232,7 @@ impl Conn {
     }
 
     /// The broadcast lane, made (and handed to the write loop) on first use.
-    pub(crate) fn broadcast_lane(&self, capacity: usize) -> (Sender<Arc<Message>>, Receiver<Arc<Message>>) {
+    pub(crate) fn broadcast_lane(&self, capacity: usize) -> BroadcastLane {
         self.broadcast
             .get_or_init(|| {
                 let (tx, rx) = crossbeam_channel::bounded(capacity);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::close::{CloseCode, CloseReason};
-use crate::conn::{Conn, Ctrl, OPEN};
+use crate::conn::{BroadcastLane, Conn, Ctrl, OPEN};
 use crate::error::{Error, ProtocolError, SendError, TrySendError};
 use crate::frame::Frame;
 use crate::message::Message;
@@ -204,7 +204,7 @@ impl Session {
     }
 
     /// This session's broadcast lane (as deep as its outgoing queue).
-    pub(crate) fn broadcast_lane(&self) -> (Sender<Arc<Message>>, Receiver<Arc<Message>>) {
+    pub(crate) fn broadcast_lane(&self) -> BroadcastLane {
         let capacity = self.inner.outgoing.tx.capacity().unwrap_or(64);
         self.inner.conn.broadcast_lane(capacity)
     }
