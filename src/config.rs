@@ -32,6 +32,8 @@ pub struct Config {
     pub(crate) read_buffer_size: usize,
     pub(crate) max_request_size: usize,
     pub(crate) allowed_origins: Option<Vec<String>>,
+    #[cfg(feature = "serde")]
+    pub(crate) converter: Option<std::sync::Arc<dyn crate::converter::ContentConverter>>,
 }
 
 impl Default for Config {
@@ -52,6 +54,8 @@ impl Default for Config {
             read_buffer_size: 4 * 1024,
             max_request_size: 8 * 1024,
             allowed_origins: None,
+            #[cfg(feature = "serde")]
+            converter: None,
         }
     }
 }
@@ -163,6 +167,15 @@ impl Config {
         S: Into<String>,
     {
         self.allowed_origins = origins.map(|o| o.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The converter behind [`Session::send_serialized`](crate::Session::send_serialized) and
+    /// [`Session::deserialize`](crate::Session::deserialize) (Ktor's `contentConverter`),
+    /// such as [`JsonConverter`](crate::JsonConverter) (feature `json`). Defaults to none.
+    #[cfg(feature = "serde")]
+    pub fn content_converter(mut self, converter: impl crate::converter::ContentConverter + 'static) -> Self {
+        self.converter = Some(std::sync::Arc::new(converter));
         self
     }
 

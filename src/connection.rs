@@ -101,6 +101,8 @@ fn open(
         protocol: upgrade.protocol,
         extensions: std::mem::take(&mut upgrade.extensions.header),
         raw,
+        #[cfg(feature = "serde")]
+        converter: config.converter.clone(),
     };
     let session = Session::new(conn.clone(), state.clock, info, out_tx, in_rx);
     // A raw handler answers pings itself, and sends its own.

@@ -48,6 +48,10 @@ pub enum Error {
     Extension(ExtensionError),
     /// Frames can only be sent on raw routes.
     NotRaw,
+    /// A value could not be converted by the content converter.
+    Convert(ConvertError),
+    /// `send_serialized` or `deserialize` was used without a content converter in the config.
+    NoConverter,
 }
 
 /// The ways a peer can break the WebSocket framing rules (RFC 6455 §5).
@@ -113,6 +117,8 @@ impl fmt::Display for Error {
             Error::Spawn(e) => write!(f, "could not spawn a thread: {e}"),
             Error::Extension(e) => e.fmt(f),
             Error::NotRaw => f.write_str("send_frame is only for raw routes"),
+            Error::Convert(e) => e.fmt(f),
+            Error::NoConverter => f.write_str("no content converter configured"),
         }
     }
 }
@@ -142,6 +148,7 @@ impl std::error::Error for Error {
         match self {
             Error::Io(e) | Error::Spawn(e) => Some(e),
             Error::Extension(e) => Some(e),
+            Error::Convert(e) => Some(e),
             _ => None,
         }
     }
@@ -152,6 +159,12 @@ impl std::error::Error for ProtocolError {}
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
         Error::Io(e)
+    }
+}
+
+impl From<ConvertError> for Error {
+    fn from(e: ConvertError) -> Self {
+        Error::Convert(e)
     }
 }
 
@@ -166,6 +179,30 @@ impl From<ProtocolError> for Error {
         Error::Protocol(e)
     }
 }
+
+/// Why a value could not be converted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConvertError {
+    /// The value could not be serialized.
+    Serialize(String),
+    /// The message did not deserialize into the requested type.
+    Deserialize(String),
+    /// The message is text where the format wants binary, or the other way round.
+    WrongKind,
+}
+
+impl fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConvertError::Serialize(e) => write!(f, "cannot serialize: {e}"),
+            ConvertError::Deserialize(e) => write!(f, "cannot deserialize: {e}"),
+            ConvertError::WrongKind => f.write_str("message kind does not match the format"),
+        }
+    }
+}
+
+impl std::error::Error for ConvertError {}
 
 /// A blocking send failed because the session is closed; the message is handed back.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -44,6 +44,8 @@ mod close;
 mod config;
 mod conn;
 mod connection;
+#[cfg(feature = "serde")]
+mod converter;
 #[cfg(feature = "deflate")]
 mod deflate;
 mod error;
@@ -70,9 +72,13 @@ mod writer;
 pub use crate::broadcast::{Broadcast, BroadcastStats, Published, SlowConsumer};
 pub use crate::close::{CloseCode, CloseReason};
 pub use crate::config::Config;
+#[cfg(feature = "serde")]
+pub use crate::converter::ContentConverter;
+#[cfg(feature = "json")]
+pub use crate::converter::JsonConverter;
 #[cfg(feature = "deflate")]
 pub use crate::deflate::Deflate;
-pub use crate::error::{Error, ProtocolError, Result, SendError, TrySendError};
+pub use crate::error::{ConvertError, Error, ProtocolError, Result, SendError, TrySendError};
 pub use crate::extension::{
     Accepted, Extension, ExtensionError, ExtensionOffer, MessageDecoder, MessageEncoder, RSV1, RSV2, RSV3,
 };

@@ -8,6 +8,8 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::close::{CloseCode, CloseReason};
 use crate::conn::{BroadcastLane, Conn, Ctrl, OPEN};
+#[cfg(feature = "serde")]
+use crate::error::ConvertError;
 use crate::error::{Error, ProtocolError, SendError, TrySendError};
 use crate::frame::Frame;
 use crate::message::Message;
@@ -22,6 +24,8 @@ pub(crate) struct SessionInfo {
     /// The `Sec-WebSocket-Extensions` answer (empty: none).
     pub(crate) extensions: String,
     pub(crate) raw: bool,
+    #[cfg(feature = "serde")]
+    pub(crate) converter: Option<Arc<dyn crate::converter::ContentConverter>>,
 }
 
 /// A handle to one WebSocket connection (Ktor's `DefaultWebSocketServerSession`).
@@ -49,6 +53,8 @@ struct Inner {
     protocol: Option<String>,
     extensions: String,
     raw: bool,
+    #[cfg(feature = "serde")]
+    converter: Option<Arc<dyn crate::converter::ContentConverter>>,
     outgoing: Outgoing,
     incoming: Receiver<Message>,
 }
@@ -62,9 +68,19 @@ impl Session {
         incoming: Receiver<Message>,
     ) -> Self {
         let outgoing = Outgoing { tx: outgoing, conn: conn.clone() };
-        let SessionInfo { request, protocol, extensions, raw } = info;
         Session {
-            inner: Arc::new(Inner { conn, clock, request, protocol, extensions, raw, outgoing, incoming }),
+            inner: Arc::new(Inner {
+                conn,
+                clock,
+                request: info.request,
+                protocol: info.protocol,
+                extensions: info.extensions,
+                raw: info.raw,
+                #[cfg(feature = "serde")]
+                converter: info.converter,
+                outgoing,
+                incoming,
+            }),
         }
     }
 
@@ -192,6 +208,48 @@ impl Session {
     /// messages go to `on_message` instead, and this receiver only ends at close.
     pub fn incoming(&self) -> Receiver<Message> {
         self.inner.incoming.clone()
+    }
+
+    /// Serializes `value` with the configured content converter and sends it (Ktor's
+    /// `sendSerialized`); blocks while the outgoing queue is full.
+    ///
+    /// # Errors
+    /// [`Error::NoConverter`] without a converter in the config, [`Error::Convert`] when the
+    /// value does not serialize, [`Error::Closed`] when the session is closing or closed.
+    #[cfg(feature = "serde")]
+    pub fn send_serialized<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
+        let converter = self.inner.converter.as_ref().ok_or(Error::NoConverter)?;
+        let message = converter.serialize(&value as &dyn erased_serde::Serialize)?;
+        self.send(message).map_err(|_| Error::Closed)
+    }
+
+    /// Deserializes a received message with the configured content converter. A message that
+    /// does not fit `T` is an error for the handler to handle; the connection stays open.
+    ///
+    /// # Errors
+    /// [`Error::NoConverter`] without a converter, [`Error::Convert`] for input that does not
+    /// deserialize into `T`.
+    #[cfg(feature = "serde")]
+    pub fn deserialize<T: serde::de::DeserializeOwned>(&self, message: &Message) -> Result<T, Error> {
+        let converter = self.inner.converter.as_ref().ok_or(Error::NoConverter)?;
+        let mut value = None;
+        converter.deserialize(message, &mut |d| {
+            value = Some(erased_serde::deserialize::<T>(d)?);
+            Ok(())
+        })?;
+        value.ok_or_else(|| ConvertError::Deserialize("the converter produced no value".to_owned()).into())
+    }
+
+    /// Receives the next message from [`incoming`](Self::incoming) and deserializes it (Ktor's
+    /// `receiveDeserialized`), for channel routes.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] once the connection has closed; otherwise as
+    /// [`deserialize`](Self::deserialize).
+    #[cfg(feature = "serde")]
+    pub fn receive_deserialized<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        let message = self.inner.incoming.recv().map_err(|_| Error::Closed)?;
+        self.deserialize(&message)
     }
 
     /// A handle to the outgoing queue (Ktor's `outgoing`), to hand to another thread.
