@@ -13,7 +13,7 @@ use crate::close::{CloseCode, CloseReason};
 use crate::conn::{Conn, Ctrl, Cut, DONE, OPEN};
 use crate::error::Error;
 use crate::frame_read::FrameReader;
-use crate::handshake::{self, ReadFailure, Rejection, Upgrade};
+use crate::handshake::{self, Outcome, ReadFailure, Rejection, Upgrade};
 use crate::inbuf::InBuf;
 use crate::reader::{Ending, Framing, ReadLoop};
 use crate::route::RouteKind;
@@ -50,7 +50,12 @@ pub(crate) fn serve(state: &Arc<ServerState>, mut stream: TcpStream, peer: Socke
 fn handshake(state: &ServerState, conn: &Conn, stream: &mut TcpStream, buf: &mut InBuf) -> Option<Upgrade> {
     let rejection = match handshake::read_request(stream, buf, state.config.max_request_size) {
         Ok(req) => match handshake::negotiate(req, conn.peer, &state.router, &state.config) {
-            Ok(upgrade) => return Some(upgrade),
+            Ok(Outcome::Upgrade(upgrade)) => return Some(upgrade),
+            Ok(Outcome::Http(response)) => {
+                log::debug!("{}: HTTP {}", conn.peer, response.status());
+                answer_and_close(stream, &response.to_bytes(), conn.peer);
+                return None;
+            }
             Err(r) => r,
         },
         Err(ReadFailure::Reject(r)) => r,
@@ -66,11 +71,19 @@ fn handshake(state: &ServerState, conn: &Conn, stream: &mut TcpStream, buf: &mut
     None
 }
 
-/// Sends an HTTP error, half-closes, and reads what the client still sends (briefly) so that
-/// closing does not reset the connection before the client has read the answer.
+/// Sends an HTTP error and closes the connection (see [`answer_and_close`]).
 pub(crate) fn refuse(stream: &mut TcpStream, rejection: &Rejection, peer: SocketAddr) {
+    log::info!("{peer}: HTTP {} ({})", rejection.status, rejection.why);
+    answer_and_close(stream, &rejection.to_bytes(), peer);
+}
+
+/// Writes an HTTP response, half-closes, and reads what the client still sends (briefly) so
+/// that closing does not reset the connection before the client has read the answer.
+fn answer_and_close(stream: &mut TcpStream, response: &[u8], peer: SocketAddr) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    handshake::reject(stream, rejection, peer);
+    if let Err(e) = stream.write_all(response) {
+        log::debug!("{peer}: could not write the HTTP answer: {e}");
+    }
     let _ = stream.shutdown(Shutdown::Write);
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
     let mut scratch = [0u8; 512];

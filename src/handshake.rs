@@ -1,7 +1,7 @@
 //! The HTTP side of a connection: reading the upgrade request, choosing the route, and
 //! answering with `101 Switching Protocols` or the right HTTP error.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use tungstenite::handshake::server::Request as HttpRequest;
 
 use crate::config::Config;
 use crate::extension::{self, Negotiated};
+use crate::http::{HttpResponse, reason_phrase};
 use crate::inbuf::InBuf;
 use crate::request::Request;
 use crate::route::{Route, Router};
@@ -36,29 +37,8 @@ impl Rejection {
     /// The whole HTTP response: status line, headers and a one-line text body.
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let body = format!("{} {}: {}\n", self.status, reason_phrase(self.status), self.why);
-        let mut out = format!("HTTP/1.1 {} {}\r\n", self.status, reason_phrase(self.status));
-        for (k, v) in &self.headers {
-            out.push_str(&format!("{k}: {v}\r\n"));
-        }
-        out.push_str(&format!(
-            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ));
-        out.into_bytes()
-    }
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        426 => "Upgrade Required",
-        431 => "Request Header Fields Too Large",
-        503 => "Service Unavailable",
-        _ => "Error",
+        let response = HttpResponse::new(self.status, "text/plain; charset=utf-8", body);
+        self.headers.iter().fold(response, |r, (k, v)| r.header(k, v)).to_bytes()
     }
 }
 
@@ -125,13 +105,22 @@ pub(crate) struct Upgrade {
     pub(crate) response: Vec<u8>,
 }
 
+/// What a request that passed the checks becomes.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// A WebSocket.
+    Upgrade(Upgrade),
+    /// A plain HTTP answer from an HTTP route.
+    Http(HttpResponse),
+}
+
 /// Checks a parsed request against the routes and the config.
 pub(crate) fn negotiate(
     req: HttpRequest,
     remote_addr: SocketAddr,
     router: &Router,
     config: &Config,
-) -> Result<Upgrade, Rejection> {
+) -> Result<Outcome, Rejection> {
     let request = Request {
         remote_addr,
         path: req.uri().path().to_owned(),
@@ -142,9 +131,19 @@ pub(crate) fn negotiate(
             .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect(),
     };
+    let upgrading = request.header_values("upgrade").any(|v| v.eq_ignore_ascii_case("websocket"));
+    if !upgrading {
+        if let Some(page) = router.http(request.path()) {
+            let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| page(&request)));
+            return Ok(Outcome::Http(response.unwrap_or_else(|_| {
+                log::error!("{remote_addr}: HTTP handler for {} panicked", request.path());
+                HttpResponse::new(500, "text/plain; charset=utf-8", "500 Internal Server Error\n")
+            })));
+        }
+    }
     let route =
         router.find(request.path()).ok_or_else(|| Rejection::new(404, "no WebSocket route at this path"))?;
-    if !request.header_values("upgrade").any(|v| v.eq_ignore_ascii_case("websocket")) {
+    if !upgrading {
         return Err(Rejection::new(426, "this path only speaks WebSocket")
             .with("Upgrade", "websocket")
             .with("Connection", "Upgrade"));
@@ -181,7 +180,7 @@ pub(crate) fn negotiate(
         response.push_str(&format!("Sec-WebSocket-Extensions: {}\r\n", extensions.header));
     }
     response.push_str("\r\n");
-    Ok(Upgrade { request, route, protocol, extensions, response: response.into_bytes() })
+    Ok(Outcome::Upgrade(Upgrade { request, route, protocol, extensions, response: response.into_bytes() }))
 }
 
 /// A key is 16 bytes in base64: 22 characters of the alphabet and `==`.
@@ -191,14 +190,6 @@ fn valid_key(key: &str) -> bool {
         && b[22..] == *b"=="
         && b[..22].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
         && matches!(b[21], b'A' | b'Q' | b'g' | b'w')
-}
-
-/// Writes an HTTP error response and half-closes the socket; errors are only logged.
-pub(crate) fn reject(w: &mut (impl Write + ?Sized), rejection: &Rejection, peer: SocketAddr) {
-    log::info!("{peer}: HTTP {} ({})", rejection.status, rejection.why);
-    if let Err(e) = w.write_all(&rejection.to_bytes()).and_then(|()| w.flush()) {
-        log::debug!("{peer}: could not write HTTP {}: {e}", rejection.status);
-    }
 }
 
 #[cfg(test)]

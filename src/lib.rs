@@ -55,6 +55,7 @@ mod frame_read;
 mod frame_write;
 mod handler;
 mod handshake;
+mod http;
 mod inbuf;
 mod mask;
 mod message;
@@ -84,6 +85,7 @@ pub use crate::extension::{
 };
 pub use crate::frame::{Frame, Opcode};
 pub use crate::handler::{Handler, RawHandler};
+pub use crate::http::HttpResponse;
 pub use crate::message::Message;
 pub use crate::outgoing::Outgoing;
 pub use crate::request::Request;

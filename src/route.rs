@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use crate::extension::Extension;
 use crate::handler::{Handler, RawHandler};
+use crate::http::HttpResponse;
+use crate::request::Request;
 use crate::session::Session;
 
 type HandlerFactory = dyn Fn() -> Box<dyn Handler> + Send + Sync;
@@ -127,12 +129,17 @@ impl fmt::Debug for Route {
     }
 }
 
-/// Path to route, plus an optional route for every other path, and the server's extensions.
+/// Answers a plain GET with an HTTP response.
+pub(crate) type HttpHandler = dyn Fn(&Request) -> HttpResponse + Send + Sync;
+
+/// Path to route, plus an optional route for every other path, the server's extensions, and
+/// plain HTTP routes.
 #[derive(Default)]
 pub(crate) struct Router {
     routes: HashMap<String, Arc<Route>>,
     fallback: Option<Arc<Route>>,
     extensions: Vec<Arc<dyn Extension>>,
+    http: HashMap<String, Box<HttpHandler>>,
 }
 
 impl fmt::Debug for Router {
@@ -142,6 +149,7 @@ impl fmt::Debug for Router {
             .field("routes", &self.routes)
             .field("fallback", &self.fallback)
             .field("extensions", &extensions)
+            .field("http", &self.http.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -153,6 +161,15 @@ impl Router {
 
     pub(crate) fn set_fallback(&mut self, route: Route) {
         self.fallback = Some(Arc::new(route));
+    }
+
+    pub(crate) fn add_http(&mut self, path: &str, handler: Box<HttpHandler>) {
+        self.http.insert(path.to_owned(), handler);
+    }
+
+    /// The HTTP route for `path`, if any.
+    pub(crate) fn http(&self, path: &str) -> Option<&HttpHandler> {
+        self.http.get(path).map(|h| h.as_ref())
     }
 
     pub(crate) fn add_extension(&mut self, extension: Arc<dyn Extension>) {

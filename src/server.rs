@@ -18,6 +18,8 @@ use crate::error::{Error, Result};
 use crate::extension::Extension;
 use crate::handler::Handler;
 use crate::handshake::Rejection;
+use crate::http::HttpResponse;
+use crate::request::Request;
 use crate::route::{Route, Router};
 use crate::session::Session;
 use crate::timer::{self, Clock, Registry};
@@ -81,6 +83,32 @@ impl Server {
     pub fn extension(mut self, extension: impl Extension + 'static) -> Self {
         self.router.add_extension(Arc::new(extension));
         self
+    }
+
+    /// Answers plain (non-upgrade) GET requests for `path` with `handler`'s response, so one
+    /// port can serve a page and its WebSocket endpoints. A WebSocket upgrade for the same path
+    /// still goes to the WebSocket route, if any; unknown paths stay 404. The connection closes
+    /// after the response. A panicking handler answers 500.
+    pub fn http_route<F>(mut self, path: &str, handler: F) -> Self
+    where
+        F: Fn(&Request) -> HttpResponse + Send + Sync + 'static,
+    {
+        self.router.add_http(path, Box::new(handler));
+        self
+    }
+
+    /// Serves fixed bytes at `path` for plain GETs (a page compiled into the binary, say).
+    ///
+    /// ```no_run
+    /// use syncws::{Config, Server};
+    /// let server = Server::new(Config::default())
+    ///     .page("/", "text/html; charset=utf-8", "<h1>board</h1>")
+    ///     .bind("0.0.0.0:8080")?;
+    /// # Ok::<(), syncws::Error>(())
+    /// ```
+    pub fn page(self, path: &str, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        let response = HttpResponse::ok(content_type, body);
+        self.http_route(path, move |_| response.clone())
     }
 
     /// Serves every path that has no route of its own with `route`, instead of answering 404.

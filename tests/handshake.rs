@@ -196,3 +196,34 @@ fn early_frames_after_the_request_are_kept() {
     let mut c = Client::connect_with_bytes(server.local_addr(), &req).unwrap();
     assert_eq!(c.read_data().unwrap().text(), "eager");
 }
+
+#[test]
+fn plain_get_routes_serve_pages_beside_websockets() {
+    let (tx, _rx) = crossbeam_channel::unbounded();
+    let server = start(
+        Server::new(Config::default())
+            .page("/", "text/html; charset=utf-8", "<h1>board</h1>")
+            .http_route("/status", |req| {
+                syncws::HttpResponse::ok("text/plain", format!("query={}", req.query().unwrap_or("")))
+                    .header("Cache-Control", "no-store")
+            })
+            .http_route("/boom", |_| panic!("page handler bug"))
+            .route("/echo", move || Recorder { events: tx.clone() }),
+    );
+    let addr = server.local_addr();
+    let page = http(addr, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(status(&page), 200, "{page}");
+    assert!(
+        page.contains("Content-Type: text/html; charset=utf-8") && page.ends_with("<h1>board</h1>"),
+        "{page}"
+    );
+    let s = http(addr, "GET /status?x=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(s.contains("Cache-Control: no-store") && s.ends_with("query=x=1"), "{s}");
+    assert_eq!(status(&http(addr, "GET /boom HTTP/1.1\r\nHost: t\r\n\r\n")), 500);
+    assert_eq!(status(&http(addr, "GET /missing HTTP/1.1\r\nHost: t\r\n\r\n")), 404);
+    assert_eq!(status(&http(addr, &upgrade_request("/", ""))), 404, "a page is no WebSocket route");
+    assert_eq!(status(&http(addr, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")), 426);
+    let mut c = Client::connect(addr, "/echo");
+    c.send_text("still a websocket server");
+    assert_eq!(c.read_data().unwrap().text(), "still a websocket server");
+}

@@ -75,6 +75,9 @@ struct Args {
     /// subprotocol the echo endpoint speaks (repeatable)
     #[argh(option)]
     protocol: Vec<String>,
+    /// do not serve the test page at /
+    #[argh(switch)]
+    no_page: bool,
     /// do not offer permessage-deflate
     #[argh(switch)]
     no_deflate: bool,
@@ -104,6 +107,22 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("bad duration unit in {s:?}: use ms, s or m")),
     };
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// The test page (one self-contained HTML file) with the echo path filled in.
+fn page(echo_path: &str) -> String {
+    // The path lands in a JavaScript string: escape everything but plain path characters.
+    let js_path: String = echo_path
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "/-_.~".contains(c) {
+                c.to_string()
+            } else {
+                format!("\\u{:04x}", c as u32)
+            }
+        })
+        .collect();
+    include_str!("page.html").replace("{{ECHO_PATH}}", &js_path)
 }
 
 /// Sends every message back as it came.
@@ -139,6 +158,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     simple_logger::SimpleLogger::new().with_level(args.log_level).init()?;
     let echo = || Route::handler(|| Echo).protocols(args.protocol.clone());
     let mut server = Server::new(config(&args)).route_with(&args.path, echo());
+    if !args.no_page {
+        server = server.page("/", "text/html; charset=utf-8", page(&args.path));
+    }
     if !args.no_deflate {
         server = server.extension(
             Deflate::default()

@@ -1,0 +1,133 @@
+//! syncws-echo's page in a real browser: headless Chromium (Debian's `chromium`, installed with
+//! apt if missing) driven by `playwright-core` (npm, installed under `target/browser`).
+#![cfg(all(feature = "cli", feature = "deflate"))]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::status;
+
+const PLAYWRIGHT: &str = "playwright-core@1.65.1";
+
+/// Installs Chromium and playwright-core once per run; returns the folder with node_modules.
+fn setup() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if !Path::new("/usr/bin/chromium").exists() {
+            let ok = Command::new("sh")
+                .args([
+                    "-c",
+                    "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
+                ])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "could not install Debian's chromium with apt-get");
+        }
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser");
+        if !dir.join("node_modules/playwright-core/package.json").exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            let ok = Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+                .arg(&dir)
+                .arg(PLAYWRIGHT)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "npm install {PLAYWRIGHT} failed");
+        }
+        dir
+    })
+}
+
+/// The echo binary on a free port; killed and reaped on drop.
+struct Echo(Child, String);
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_echo() -> Echo {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_syncws-echo"))
+        .args(["--listen", "127.0.0.1:0", "--log-level", "info"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("echo server output").unwrap();
+        if let Some(rest) = line.split("ws://").nth(1) {
+            break rest.split('/').next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Echo(child, addr)
+}
+
+#[test]
+fn the_echo_page_works_in_headless_chromium() {
+    let dir = setup();
+    let mut echo = start_echo();
+    let addr: std::net::SocketAddr = echo.1.parse().unwrap();
+    assert_eq!(status(&support::http(addr, "GET /nothing-here HTTP/1.1\r\nHost: t\r\n\r\n")), 404);
+
+    let shot = dir.join("echo-page.png");
+    let _ = std::fs::remove_file(&shot);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/browser_e2e.js");
+    let mut node = Command::new("node")
+        .arg(script)
+        .arg(format!("http://{addr}/"))
+        .arg(&shot)
+        .env("NODE_PATH", dir.join("node_modules"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node is needed");
+    let mut steps = std::collections::HashMap::new();
+    for line in BufReader::new(node.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        let step = v["step"].as_str().unwrap().to_owned();
+        assert_ne!(step, "fail", "browser test failed: {line}");
+        if step == "shutdown-ready" {
+            // Stop the server as a board owner would (SIGTERM); the page must get 1001.
+            assert!(
+                Command::new("kill").args(["-TERM", &echo.0.id().to_string()]).status().unwrap().success()
+            );
+        }
+        steps.insert(step, v);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let node_status = loop {
+        if let Some(s) = node.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "node did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(node_status.success(), "{steps:?}");
+    assert_eq!(steps["loaded"]["status"], 200);
+    assert_eq!(steps["loaded"]["title"], "syncws echo");
+    assert!(steps["open"]["extensions"].as_str().unwrap().starts_with("permessage-deflate"), "{steps:?}");
+    for step in ["text", "binary", "large"] {
+        assert_eq!(steps[step]["ok"], true, "{step}");
+    }
+    assert_eq!(
+        (steps["closed"]["code"].as_u64(), steps["closed"]["wasClean"].as_bool()),
+        (Some(1000), Some(true))
+    );
+    assert_eq!(steps["shutdown"]["code"], 1001, "{:?}", steps["shutdown"]);
+    assert!(std::fs::metadata(&shot).map(|m| m.len() > 10_000).unwrap_or(false), "screenshot written");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while echo.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "echo server did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
