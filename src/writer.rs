@@ -26,9 +26,11 @@ const KEEP: usize = 16 * 1024;
 
 /// Stack of the write loop thread: it only encodes frames.
 pub(crate) const WRITER_STACK: usize = 64 * 1024;
-/// Stack of a write loop that runs extension encoders: miniz_oxide builds its ~90 KiB
-/// compressor state on the stack before boxing it.
-pub(crate) const WRITER_STACK_WITH_EXTENSIONS: usize = 320 * 1024;
+/// Stack of a write loop that runs extension encoders (deflate builds its large state on a
+/// thread of its own, but compressing still needs more stack than framing; unoptimized builds
+/// of miniz_oxide need several times more).
+pub(crate) const WRITER_STACK_WITH_EXTENSIONS: usize =
+    if cfg!(debug_assertions) { 512 * 1024 } else { 128 * 1024 };
 
 /// Why an item stopped the loop.
 enum Flow {
