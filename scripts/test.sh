@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of syncws: unit, integration (loopback; Python `websockets` in a venv and Node
 # `ws` in target/node, both installed by the tests), doc tests, and the Autobahn conformance
-# suite (all 517 cases). Installs what it needs itself (apt, PyPI, npm).
+# suite (all 517 cases), then the ARM cross builds and their tests under qemu
+# (scripts/cross-test.sh). Installs what it needs itself (apt, PyPI, npm); run it as root.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -17,3 +18,5 @@ cargo test --all-features
 # The library without its default features (no deflate) builds and passes its unit tests too.
 cargo test --no-default-features --lib
 scripts/autobahn.sh
+# ARM boards: Debian's Rust 1.85 (which also checks rust-version), tests and echo under qemu.
+scripts/cross-test.sh

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# ARM boards, tested: sets up Debian's cross toolchain (cross/setup-debian.sh), then for
+# aarch64 and armv7 (hard float): builds syncws-echo, runs the library's tests under qemu, and
+# runs the ARM echo binary under qemu against Python `websockets` on the host (text, binary,
+# 1 MB, fragments, ping, close). Prints stripped sizes and needed glibc versions.
+# Needs the venv made by the host tests (target/pyenv, from tests/python_peer.rs).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash cross/setup-debian.sh
+python=$root/target/pyenv/bin/python
+[ -x "$python" ] || { echo "cross-test: run the host tests first (they make target/pyenv)" >&2; exit 1; }
+summary=$root/target/cross/summary.txt
+: >"$summary"
+for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
+  case $target in
+    aarch64-*) qemu=(qemu-aarch64 -L /usr/aarch64-linux-gnu); objdump=aarch64-linux-gnu-objdump ;;
+    armv7-*) qemu=(qemu-arm -L /usr/arm-linux-gnueabihf); objdump=arm-linux-gnueabihf-objdump ;;
+  esac
+  echo "cross-test: $target"
+  cross/build.sh "$target"
+  cross/build.sh "$target" test
+  bin=target/cross/$target/syncws-echo
+  log=$(mktemp)
+  "${qemu[@]}" "$bin" --listen 127.0.0.1:0 --log-level info >"$log" 2>&1 &
+  pid=$!
+  url=
+  for _ in $(seq 1 100); do
+    url=$(grep -o 'ws://127.0.0.1:[0-9]*/echo' "$log" | head -n1 || true)
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  [ -n "$url" ] || { echo "cross-test: $target echo did not start"; cat "$log"; kill $pid; exit 1; }
+  "$python" tests/peers/python_client.py echo "$url"
+  kill -TERM $pid
+  wait $pid || { echo "cross-test: $target echo did not exit cleanly on SIGTERM"; cat "$log"; exit 1; }
+  rm -f "$log"
+  size=$(stat -c %s "$bin")
+  glibc=$($objdump -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n1)
+  echo "$target: syncws-echo $size bytes stripped, needs $glibc" | tee -a "$summary"
+done
+echo "cross-test: passed"
