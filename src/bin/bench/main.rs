@@ -1,0 +1,46 @@
+//! `syncws-bench`: measures syncws against two baselines with its own load generator.
+//!
+//! `syncws-bench run` starts each server as a child process (`syncws-bench serve --kind ...`),
+//! drives it over loopback with bounded loads (every echo checked byte for byte), reads the
+//! child's CPU time from `/proc/PID/stat` and its memory from `/proc/PID/status`, and prints a
+//! table (and JSON with `--json`). Servers:
+//! - `syncws`: the library (echo route, and a broadcast hub route);
+//! - `raw-tcp`: a thread-per-connection TCP echo of length-prefixed messages (the floor);
+//! - `naive-tungstenite`: a thread per connection running `tungstenite::accept`, read, send.
+
+mod client;
+mod scenarios;
+mod servers;
+
+use std::process::ExitCode;
+
+use argh::FromArgs;
+
+/// syncws benchmark: servers and load generator.
+#[derive(FromArgs)]
+struct Args {
+    #[argh(subcommand)]
+    command: Command,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Command {
+    Serve(servers::ServeArgs),
+    Run(scenarios::RunArgs),
+}
+
+fn main() -> ExitCode {
+    let args: Args = argh::from_env();
+    let result = match args.command {
+        Command::Serve(a) => servers::serve(a),
+        Command::Run(a) => scenarios::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("syncws-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

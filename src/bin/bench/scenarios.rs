@@ -1,0 +1,534 @@
+//! Scenarios, measurement and the report.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use argh::FromArgs;
+
+use crate::client::{self, IdleWs};
+use crate::servers::Result;
+
+/// Run the benchmark and print a table.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "run")]
+pub struct RunArgs {
+    /// scenarios to run (repeatable): pingpong32, pipelined64k, latency, text1k, deflate1k,
+    /// broadcast1k, idle1000, idle10000; default all but idle10000
+    #[argh(option)]
+    scenario: Vec<String>,
+    /// also write the results as JSON to this file
+    #[argh(option)]
+    json: Option<String>,
+    /// smaller counts, for a quick look
+    #[argh(switch)]
+    quick: bool,
+    /// how long idle connections are held, in seconds (default 60)
+    #[argh(option, default = "60")]
+    idle_seconds: u64,
+}
+
+const SERVERS: [&str; 3] = ["raw-tcp", "naive-tungstenite", "syncws"];
+
+/// One measured row.
+#[derive(Debug, Clone, Default)]
+struct Row {
+    scenario: String,
+    server: String,
+    messages: u64,
+    seconds: f64,
+    cpu_seconds: f64,
+    notes: Vec<(String, String)>,
+}
+
+impl Row {
+    fn per_sec(&self) -> f64 {
+        self.messages as f64 / self.seconds
+    }
+    fn cpu_us_per_msg(&self) -> f64 {
+        self.cpu_seconds * 1e6 / self.messages.max(1) as f64
+    }
+}
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let all = ["pingpong32", "pipelined64k", "latency", "text1k", "deflate1k", "broadcast1k", "idle1000"];
+    let wanted: Vec<String> = if args.scenario.is_empty() {
+        all.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.scenario.clone()
+    };
+    let scale = if args.quick { 10 } else { 1 };
+    let mut rows = Vec::new();
+    println!("syncws-bench on {} cores; CPU is the server process's utime+stime", cores());
+    for s in &wanted {
+        match s.as_str() {
+            "pingpong32" => {
+                for server in SERVERS {
+                    rows.push(pingpong(server, "pingpong32", 16, 32, false, 20_000 / scale)?);
+                }
+            }
+            "text1k" => {
+                for server in SERVERS {
+                    rows.push(pingpong(server, "text1k", 16, 1024, true, 10_000 / scale)?);
+                }
+            }
+            "pipelined64k" => {
+                for server in SERVERS {
+                    rows.push(pipelined(server, 4, 64 * 1024, 8, 4_000 / scale)?);
+                }
+            }
+            "latency" => {
+                for server in SERVERS {
+                    rows.push(latency(server, 20_000 / scale)?);
+                }
+            }
+            "broadcast1k" => rows.push(broadcast(1000, 1024, 10 / scale.min(5))?),
+            "deflate1k" => {
+                rows.push(compressed(false, 10_000 / scale)?);
+                rows.push(compressed(true, 10_000 / scale)?);
+            }
+            "idle1000" => {
+                for server in ["naive-tungstenite", "syncws"] {
+                    rows.push(idle(server, 1000, args.idle_seconds / scale as u64)?);
+                }
+            }
+            "idle10000" => rows.push(idle("syncws", 10_000, args.idle_seconds / scale as u64)?),
+            other => return Err(format!("unknown scenario {other}").into()),
+        }
+    }
+    print_table(&rows);
+    if let Some(path) = args.json {
+        std::fs::write(&path, to_json(&rows))?;
+        println!("wrote {path}");
+    }
+    Ok(())
+}
+
+fn cores() -> usize {
+    thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// A server child process; ends when dropped (its stdin closes).
+struct ServerProc {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    addr: SocketAddr,
+}
+
+impl ServerProc {
+    fn start(kind: &str, ping_secs: u64) -> Result<ServerProc> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["serve", "--kind", kind, "--ping-secs", &ping_secs.to_string(), "--timeout-secs", "15"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdin = child.stdin.take();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
+        let addr = line.trim().strip_prefix("listening ").ok_or("server did not start")?.parse()?;
+        Ok(ServerProc { child, stdin, addr })
+    }
+
+    fn stat_field(&self, file: &str, key: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/{file}", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(key).map(|v| v.split_whitespace().next().unwrap_or("0").parse().unwrap_or(0))
+            })
+            .unwrap_or(0)
+    }
+
+    /// utime + stime in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let f: Vec<u64> = after.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+        // Fields 14 and 15 of stat (utime, stime) are 11 and 12 after the command name.
+        (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) as f64 / clock_ticks()
+    }
+
+    fn rss_kib(&self) -> u64 {
+        self.stat_field("status", "VmRSS:")
+    }
+
+    fn threads(&self) -> u64 {
+        self.stat_field("status", "Threads:")
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// A payload unique to (connection, sequence number), so that every echo is checked.
+fn payload(conn: usize, seq: usize, size: usize, text: bool) -> Vec<u8> {
+    let mut p: Vec<u8> =
+        (0..size).map(|i| if text { b'a' + ((i + seq) % 26) as u8 } else { (i * 7 + seq) as u8 }).collect();
+    let tag = format!("{conn}:{seq};");
+    let n = tag.len().min(size);
+    p[..n].copy_from_slice(&tag.as_bytes()[..n]);
+    p
+}
+
+/// `conns` connections, each sending `per_conn` messages and waiting for every echo.
+fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per_conn: usize) -> Result<Row> {
+    let srv = ServerProc::start(server, 0)?;
+    let barrier = Arc::new(Barrier::new(conns + 1));
+    let mut handles = Vec::new();
+    for c in 0..conns {
+        let mut client = client::connect(server, srv.addr, "/echo")?;
+        let barrier = barrier.clone();
+        handles.push(thread::spawn(move || -> std::io::Result<()> {
+            barrier.wait();
+            for i in 0..per_conn {
+                let p = payload(c, i, size, text);
+                client.send(&p, text)?;
+                if client.recv()? != p {
+                    return Err(std::io::Error::other("echo differs"));
+                }
+            }
+            Ok(())
+        }));
+    }
+    barrier.wait();
+    let (cpu0, t0) = (srv.cpu_seconds(), Instant::now());
+    for h in handles {
+        h.join().map_err(|_| "client thread panicked")??;
+    }
+    let (seconds, cpu_seconds) = (t0.elapsed().as_secs_f64(), srv.cpu_seconds() - cpu0);
+    Ok(Row {
+        scenario: name.into(),
+        server: server.into(),
+        messages: (conns * per_conn) as u64,
+        seconds,
+        cpu_seconds,
+        notes: vec![("conns".into(), conns.to_string()), ("size".into(), size.to_string())],
+    })
+}
+
+/// `conns` connections keeping `window` messages in flight.
+fn pipelined(server: &str, conns: usize, size: usize, window: usize, per_conn: usize) -> Result<Row> {
+    let srv = ServerProc::start(server, 0)?;
+    let barrier = Arc::new(Barrier::new(conns + 1));
+    let mut handles = Vec::new();
+    for c in 0..conns {
+        let mut client = client::connect(server, srv.addr, "/echo")?;
+        let barrier = barrier.clone();
+        handles.push(thread::spawn(move || -> std::io::Result<()> {
+            barrier.wait();
+            let mut sent = 0;
+            for _ in 0..window.min(per_conn) {
+                client.send(&payload(c, sent, size, false), false)?;
+                sent += 1;
+            }
+            for i in 0..per_conn {
+                if client.recv()? != payload(c, i, size, false) {
+                    return Err(std::io::Error::other("echo differs or out of order"));
+                }
+                if sent < per_conn {
+                    client.send(&payload(c, sent, size, false), false)?;
+                    sent += 1;
+                }
+            }
+            Ok(())
+        }));
+    }
+    barrier.wait();
+    let (cpu0, t0) = (srv.cpu_seconds(), Instant::now());
+    for h in handles {
+        h.join().map_err(|_| "client thread panicked")??;
+    }
+    let (seconds, cpu_seconds) = (t0.elapsed().as_secs_f64(), srv.cpu_seconds() - cpu0);
+    let mib_s = (conns * per_conn * size) as f64 / seconds / (1 << 20) as f64;
+    Ok(Row {
+        scenario: "pipelined64k".into(),
+        server: server.into(),
+        messages: (conns * per_conn) as u64,
+        seconds,
+        cpu_seconds,
+        notes: vec![("window".into(), window.to_string()), ("MiB/s".into(), format!("{mib_s:.0}"))],
+    })
+}
+
+/// One connection, one message at a time: round-trip percentiles.
+fn latency(server: &str, count: usize) -> Result<Row> {
+    let srv = ServerProc::start(server, 0)?;
+    let mut client = client::connect(server, srv.addr, "/echo")?;
+    for i in 0..100 {
+        let p = payload(0, i, 32, false);
+        client.send(&p, false)?;
+        client.recv()?;
+    }
+    let mut rtts = Vec::with_capacity(count);
+    let (cpu0, t0) = (srv.cpu_seconds(), Instant::now());
+    for i in 0..count {
+        let p = payload(0, i, 32, false);
+        let start = Instant::now();
+        client.send(&p, false)?;
+        if client.recv()? != p {
+            return Err("echo differs".into());
+        }
+        rtts.push(start.elapsed());
+    }
+    let (seconds, cpu_seconds) = (t0.elapsed().as_secs_f64(), srv.cpu_seconds() - cpu0);
+    rtts.sort();
+    let pct = |p: f64| rtts[((rtts.len() as f64 * p) as usize).min(rtts.len() - 1)].as_secs_f64() * 1e6;
+    Ok(Row {
+        scenario: "latency".into(),
+        server: server.into(),
+        messages: count as u64,
+        seconds,
+        cpu_seconds,
+        notes: vec![
+            ("p50 us".into(), format!("{:.0}", pct(0.5))),
+            ("p99 us".into(), format!("{:.0}", pct(0.99))),
+        ],
+    })
+}
+
+/// 16 connections echoing 1 KiB of JSON-like text, with permessage-deflate both ways or not.
+fn compressed(deflate: bool, per_conn: usize) -> Result<Row> {
+    const CONNS: usize = 16;
+    let srv = ServerProc::start("syncws", 0)?;
+    let barrier = Arc::new(Barrier::new(CONNS + 1));
+    let mut handles = Vec::new();
+    for c in 0..CONNS {
+        let mut client = if deflate {
+            client::WsClient::connect_deflate(srv.addr, "/echo")?
+        } else {
+            client::WsClient::connect(srv.addr, "/echo")?
+        };
+        let barrier = barrier.clone();
+        handles.push(thread::spawn(move || -> std::io::Result<()> {
+            barrier.wait();
+            for i in 0..per_conn {
+                let mut text = String::with_capacity(1100);
+                while text.len() < 1024 {
+                    text.push_str(&format!("{{\"sensor\":\"s{c}\",\"seq\":{i},\"celsius\":21.5}},"));
+                }
+                text.truncate(1024);
+                client::Client::send(&mut client, text.as_bytes(), true)?;
+                if client::Client::recv(&mut client)? != text.as_bytes() {
+                    return Err(std::io::Error::other("echo differs"));
+                }
+            }
+            Ok(())
+        }));
+    }
+    barrier.wait();
+    let (cpu0, t0) = (srv.cpu_seconds(), Instant::now());
+    for h in handles {
+        h.join().map_err(|_| "client thread panicked")??;
+    }
+    Ok(Row {
+        scenario: "deflate1k".into(),
+        server: if deflate { "syncws, deflate".into() } else { "syncws, plain".into() },
+        messages: (CONNS * per_conn) as u64,
+        seconds: t0.elapsed().as_secs_f64(),
+        cpu_seconds: srv.cpu_seconds() - cpu0,
+        notes: vec![("conns".into(), CONNS.to_string()), ("size".into(), "1024 text".into())],
+    })
+}
+
+/// One 1 KiB message published to `clients` members: time until the last one has it.
+fn broadcast(clients: usize, size: usize, rounds: usize) -> Result<Row> {
+    let srv = ServerProc::start("syncws", 0)?;
+    let start_gate = Arc::new(Barrier::new(clients + 1));
+    let mut handles = Vec::new();
+    for _ in 0..clients {
+        let mut c = client::WsClient::connect(srv.addr, "/hub")?;
+        let gate = start_gate.clone();
+        handles.push(thread::Builder::new().stack_size(64 * 1024).spawn(
+            move || -> std::io::Result<Vec<Instant>> {
+                gate.wait();
+                let mut got = Vec::with_capacity(rounds);
+                for round in 0..rounds {
+                    let p = client::Client::recv(&mut c)?;
+                    if p != payload(0, round, size, false) {
+                        return Err(std::io::Error::other("broadcast differs"));
+                    }
+                    got.push(Instant::now());
+                }
+                Ok(got)
+            },
+        )?);
+    }
+    let mut publisher = client::WsClient::connect(srv.addr, "/hub")?;
+    start_gate.wait();
+    thread::sleep(Duration::from_millis(500)); // every member has joined (on_open)
+    let cpu0 = srv.cpu_seconds();
+    let mut sent_at = Vec::new();
+    for round in 0..rounds {
+        sent_at.push(Instant::now());
+        client::Client::send(&mut publisher, &payload(0, round, size, false), false)?;
+        let _ = client::Client::recv(&mut publisher)?; // the publisher is a member too
+        thread::sleep(Duration::from_millis(200));
+    }
+    let mut last = vec![Duration::ZERO; rounds];
+    for h in handles {
+        let got = h.join().map_err(|_| "client thread panicked")??;
+        for (round, t) in got.iter().enumerate() {
+            last[round] = last[round].max(t.duration_since(sent_at[round]));
+        }
+    }
+    let cpu_seconds = srv.cpu_seconds() - cpu0;
+    last.sort();
+    let median = last[last.len() / 2].as_secs_f64() * 1e3;
+    Ok(Row {
+        scenario: "broadcast1k".into(),
+        server: "syncws".into(),
+        messages: (rounds * (clients + 1)) as u64,
+        seconds: last.iter().map(Duration::as_secs_f64).sum(),
+        cpu_seconds,
+        notes: vec![
+            ("clients".into(), clients.to_string()),
+            ("last receives ms (median)".into(), format!("{median:.1}")),
+            ("worst ms".into(), format!("{:.1}", last[last.len() - 1].as_secs_f64() * 1e3)),
+        ],
+    })
+}
+
+/// `n` idle connections held for `secs` with pings every 5 s (syncws): RSS, threads, and
+/// whether any was dropped.
+fn idle(server: &str, n: usize, secs: u64) -> Result<Row> {
+    let ping_secs = if server == "syncws" { 5 } else { 0 };
+    let srv = ServerProc::start(server, ping_secs)?;
+    thread::sleep(Duration::from_millis(300));
+    let (rss0, threads0) = (srv.rss_kib(), srv.threads());
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        conns.push(IdleWs::connect(srv.addr)?);
+    }
+    thread::sleep(Duration::from_secs(1));
+    let (rss1, threads1) = (srv.rss_kib(), srv.threads());
+    // Hold them: poller threads answer pings, 200 connections each.
+    let cpu0 = srv.cpu_seconds();
+    let deadline = Instant::now() + Duration::from_secs(secs.max(1));
+    let groups: Vec<Vec<IdleWs>> = {
+        let mut groups = Vec::new();
+        let mut it = conns.into_iter().peekable();
+        while it.peek().is_some() {
+            groups.push(it.by_ref().take(200).collect());
+        }
+        groups
+    };
+    let pollers: Vec<_> = groups
+        .into_iter()
+        .map(|mut group| {
+            thread::spawn(move || {
+                let (mut dropped, mut pings) = (0usize, 0u64);
+                let mut alive = vec![true; group.len()];
+                while Instant::now() < deadline {
+                    for (c, ok) in group.iter_mut().zip(alive.iter_mut()) {
+                        if *ok && c.poll().is_err() {
+                            *ok = false;
+                            dropped += 1;
+                        }
+                    }
+                    thread::sleep(Duration::from_millis(100));
+                }
+                pings += group.iter().map(|c| c.pings).sum::<u64>();
+                (dropped, pings)
+            })
+        })
+        .collect();
+    let (mut dropped, mut pings) = (0, 0);
+    for p in pollers {
+        let (d, g) = p.join().map_err(|_| "poller panicked")?;
+        dropped += d;
+        pings += g;
+    }
+    let rss2 = srv.rss_kib();
+    Ok(Row {
+        scenario: format!("idle{n}"),
+        server: server.into(),
+        messages: pings,
+        seconds: secs as f64,
+        cpu_seconds: srv.cpu_seconds() - cpu0,
+        notes: vec![
+            ("RSS/conn KiB".into(), format!("{:.1}", (rss1.saturating_sub(rss0)) as f64 / n as f64)),
+            ("RSS/conn at end KiB".into(), format!("{:.1}", (rss2.saturating_sub(rss0)) as f64 / n as f64)),
+            ("threads/conn".into(), format!("{:.2}", (threads1.saturating_sub(threads0)) as f64 / n as f64)),
+            ("pings answered".into(), pings.to_string()),
+            ("dropped".into(), dropped.to_string()),
+        ],
+    })
+}
+
+fn baseline<'a>(rows: &'a [Row], scenario: &str, server: &str) -> Option<&'a Row> {
+    rows.iter().find(|r| r.scenario == scenario && r.server == server)
+}
+
+fn print_table(rows: &[Row]) {
+    println!();
+    println!(
+        "| scenario | server | messages | msgs/s | server CPU us/msg | CPU vs raw-tcp | CPU vs naive-tungstenite | notes |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for r in rows {
+        let ratio = |base: &str| {
+            baseline(rows, &r.scenario, base)
+                .filter(|b| {
+                    b.cpu_seconds > 0.0 && !r.scenario.starts_with("idle") && r.scenario != "broadcast1k"
+                })
+                .map(|b| format!("{:.2}x", r.cpu_us_per_msg() / b.cpu_us_per_msg()))
+                .unwrap_or_else(|| "-".into())
+        };
+        let notes: Vec<String> = r.notes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} | {} | {} | {} |",
+            r.scenario,
+            r.server,
+            r.messages,
+            r.per_sec(),
+            r.cpu_us_per_msg(),
+            ratio("raw-tcp"),
+            ratio("naive-tungstenite"),
+            notes.join(", ")
+        );
+    }
+}
+
+fn to_json(rows: &[Row]) -> String {
+    let items: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let notes: Vec<String> = r.notes.iter().map(|(k, v)| format!("{:?}: {:?}", k, v)).collect();
+            format!(
+                "{{\"scenario\": {:?}, \"server\": {:?}, \"messages\": {}, \"seconds\": {:.6}, \"cpu_seconds\": {:.6}, \"cpu_us_per_msg\": {:.4}, \"notes\": {{{}}}}}",
+                r.scenario,
+                r.server,
+                r.messages,
+                r.seconds,
+                r.cpu_seconds,
+                r.cpu_us_per_msg(),
+                notes.join(", ")
+            )
+        })
+        .collect();
+    format!("[\n  {}\n]\n", items.join(",\n  "))
+}
