@@ -89,38 +89,42 @@ impl FrameReader {
         dst: &mut Vec<u8>,
         mut on_chunk: impl FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let mut remaining = header.len as usize;
-        let mut offset = 0;
-        if remaining <= DIRECT_CHUNK {
-            dst.reserve(remaining);
+        let total = header.len as usize;
+        let base = dst.len();
+        // Bytes of this frame in `dst[base..]`. `dst` may be longer (zeroed room for a direct
+        // read): each byte is zeroed at most once, and memory grows only as data arrives.
+        let mut filled = 0;
+        if total <= DIRECT_CHUNK {
+            dst.reserve(total);
         }
-        while remaining > 0 {
-            let start = dst.len();
+        while filled < total {
+            let remaining = total - filled;
+            let at = base + filled;
             let avail = self.buf.available();
-            if !avail.is_empty() {
+            let n = if !avail.is_empty() {
                 let take = avail.len().min(remaining);
-                dst.extend_from_slice(&avail[..take]);
+                grow(dst, at + take);
+                dst[at..at + take].copy_from_slice(&avail[..take]);
                 self.buf.consume(take);
+                take
             } else if remaining >= self.buf.capacity() {
-                let want = remaining.min(DIRECT_CHUNK);
-                dst.resize(start + want, 0);
-                let n = read_some(r, &mut dst[start..])?;
-                dst.truncate(start + n);
+                grow(dst, at + remaining.min(DIRECT_CHUNK));
+                let end = dst.len().min(at + remaining);
+                read_some(r, &mut dst[at..end])?
             } else {
                 let cap = self.buf.capacity();
                 if self.buf.fill(r, cap)? == 0 {
                     return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
                 }
                 continue;
-            }
-            let n = dst.len() - start;
+            };
             if let Some(mask) = header.mask {
-                apply_mask(&mut dst[start..], mask, offset);
+                apply_mask(&mut dst[at..at + n], mask, filled);
             }
-            offset += n;
-            remaining -= n;
-            on_chunk(dst)?;
+            filled += n;
+            on_chunk(&dst[..base + filled])?;
         }
+        dst.truncate(base + filled);
         Ok(())
     }
 
@@ -135,6 +139,13 @@ impl FrameReader {
                 Ok(_) => {}
             }
         }
+    }
+}
+
+/// Makes `dst` at least `len` long, zero-filling only the new bytes.
+fn grow(dst: &mut Vec<u8>, len: usize) {
+    if dst.len() < len {
+        dst.resize(len, 0);
     }
 }
 
