@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -81,8 +81,9 @@ pub(crate) struct CloseState {
 pub(crate) struct Conn {
     pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
-    /// A clone of the socket, used only to shut it down from other threads.
-    socket: TcpStream,
+    /// The socket of the read and write loops, which own it: others only shut it down, and
+    /// a `Session` kept after the end holds no file descriptor.
+    socket: Weak<TcpStream>,
     phase: AtomicU8,
     cut: AtomicU8,
     close_pending: AtomicBool,
@@ -123,7 +124,7 @@ impl Conn {
     pub(crate) fn new(
         id: u64,
         peer: SocketAddr,
-        socket: TcpStream,
+        socket: &Arc<TcpStream>,
         now_ms: u64,
         timer_wake: Sender<()>,
     ) -> (Conn, Receiver<Ctrl>) {
@@ -131,7 +132,7 @@ impl Conn {
         let conn = Conn {
             id,
             peer,
-            socket,
+            socket: Arc::downgrade(socket),
             phase: AtomicU8::new(HANDSHAKE),
             cut: AtomicU8::new(Cut::None as u8),
             close_pending: AtomicBool::new(false),
@@ -261,7 +262,9 @@ impl Conn {
         {
             log::debug!("{}: connection cut: {why:?}", self.peer);
             let how = if why == Cut::HandshakeTimeout { Shutdown::Read } else { Shutdown::Both };
-            let _ = self.socket.shutdown(how);
+            if let Some(socket) = self.socket.upgrade() {
+                let _ = socket.shutdown(how);
+            }
             let _ = self.ctrl_tx.try_send(Ctrl::Abort);
         }
     }

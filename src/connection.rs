@@ -23,23 +23,22 @@ use crate::sink::Sink;
 use crate::writer::{self, WRITER_STACK, WRITER_STACK_WITH_EXTENSIONS};
 
 /// Serves one accepted connection to its end. Runs on the connection's own thread.
-pub(crate) fn serve(state: &Arc<ServerState>, mut stream: TcpStream, peer: SocketAddr) {
-    let socket = match stream.try_clone() {
-        Ok(s) => s,
-        Err(e) => return log::warn!("{peer}: cannot clone socket: {e}"),
-    };
+pub(crate) fn serve(state: &Arc<ServerState>, stream: TcpStream, peer: SocketAddr) {
+    // One file descriptor per connection: the read loop, the write loop and the timer share
+    // it (`&TcpStream` reads and writes).
+    let stream = Arc::new(stream);
     let (conn, ctrl_rx) =
-        Conn::new(state.next_id(), peer, socket, state.clock.now_ms(), state.timer_wake.clone());
+        Conn::new(state.next_id(), peer, &stream, state.clock.now_ms(), state.timer_wake.clone());
     let conn = Arc::new(conn);
     let _registered = state.register(&conn);
     if state.config.nodelay {
         let _ = stream.set_nodelay(true);
     }
     let mut buf = InBuf::new(state.config.read_buffer_size);
-    let Some(upgrade) = handshake(state, &conn, &mut stream, &mut buf) else {
+    let Some(upgrade) = handshake(state, &conn, &stream, &mut buf) else {
         return;
     };
-    if let Err(e) = stream.write_all(&upgrade.response) {
+    if let Err(e) = (&*stream).write_all(&upgrade.response) {
         return log::debug!("{peer}: could not send 101: {e}");
     }
     log::debug!("{peer}: WebSocket open on {} (session {})", upgrade.request.path(), conn.id);
@@ -47,8 +46,8 @@ pub(crate) fn serve(state: &Arc<ServerState>, mut stream: TcpStream, peer: Socke
 }
 
 /// Reads and checks the upgrade request; answers errors itself.
-fn handshake(state: &ServerState, conn: &Conn, stream: &mut TcpStream, buf: &mut InBuf) -> Option<Upgrade> {
-    let rejection = match handshake::read_request(stream, buf, state.config.max_request_size) {
+fn handshake(state: &ServerState, conn: &Conn, stream: &TcpStream, buf: &mut InBuf) -> Option<Upgrade> {
+    let rejection = match handshake::read_request(&mut &*stream, buf, state.config.max_request_size) {
         Ok(req) => match handshake::negotiate(req, conn.peer, &state.router, &state.config) {
             Ok(Outcome::Upgrade(upgrade)) => return Some(upgrade),
             Ok(Outcome::Http(response)) => {
@@ -72,14 +71,14 @@ fn handshake(state: &ServerState, conn: &Conn, stream: &mut TcpStream, buf: &mut
 }
 
 /// Sends an HTTP error and closes the connection (see [`answer_and_close`]).
-pub(crate) fn refuse(stream: &mut TcpStream, rejection: &Rejection, peer: SocketAddr) {
+pub(crate) fn refuse(stream: &TcpStream, rejection: &Rejection, peer: SocketAddr) {
     log::info!("{peer}: HTTP {} ({})", rejection.status, rejection.why);
     answer_and_close(stream, &rejection.to_bytes(), peer);
 }
 
 /// Writes an HTTP response, half-closes, and reads what the client still sends (briefly) so
 /// that closing does not reset the connection before the client has read the answer.
-fn answer_and_close(stream: &mut TcpStream, response: &[u8], peer: SocketAddr) {
+fn answer_and_close(mut stream: &TcpStream, response: &[u8], peer: SocketAddr) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
     if let Err(e) = stream.write_all(response) {
         log::debug!("{peer}: could not write the HTTP answer: {e}");
@@ -88,7 +87,7 @@ fn answer_and_close(stream: &mut TcpStream, response: &[u8], peer: SocketAddr) {
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
     let mut scratch = [0u8; 512];
     for _ in 0..64 {
-        match std::io::Read::read(stream, &mut scratch) {
+        match std::io::Read::read(&mut stream, &mut scratch) {
             Ok(n) if n > 0 => {}
             _ => break,
         }
@@ -99,7 +98,7 @@ fn answer_and_close(stream: &mut TcpStream, response: &[u8], peer: SocketAddr) {
 fn open(
     state: &Arc<ServerState>,
     conn: &Arc<Conn>,
-    mut stream: TcpStream,
+    stream: Arc<TcpStream>,
     buf: InBuf,
     ctrl_rx: Receiver<Ctrl>,
     mut upgrade: Upgrade,
@@ -122,10 +121,7 @@ fn open(
     conn.auto_ping.store(!raw, Ordering::Relaxed);
     let encoders = std::mem::take(&mut upgrade.extensions.encoders);
 
-    let write_half = match stream.try_clone() {
-        Ok(s) => s,
-        Err(e) => return log::warn!("{}: cannot clone socket: {e}", conn.peer),
-    };
+    let write_half = stream.clone();
     let writer_conn = conn.clone();
     let masking = config.masking;
     let clock = state.clock;
@@ -146,7 +142,7 @@ fn open(
     sink.open(&session, conn, state);
 
     let mut reader = ReadLoop::new(
-        &mut stream,
+        &stream,
         FrameReader::new(buf),
         conn,
         state.clock,

@@ -47,7 +47,7 @@ pub(crate) struct Framing {
 
 /// The read side of one connection.
 pub(crate) struct ReadLoop<'a> {
-    pub(crate) stream: &'a mut TcpStream,
+    pub(crate) stream: &'a TcpStream,
     pub(crate) frames: FrameReader,
     pub(crate) conn: &'a Arc<Conn>,
     pub(crate) clock: Clock,
@@ -67,7 +67,7 @@ pub(crate) struct ReadLoop<'a> {
 
 impl<'a> ReadLoop<'a> {
     pub(crate) fn new(
-        stream: &'a mut TcpStream,
+        stream: &'a TcpStream,
         frames: FrameReader,
         conn: &'a Arc<Conn>,
         clock: Clock,
@@ -105,7 +105,7 @@ impl<'a> ReadLoop<'a> {
 
     /// Reads one frame.
     fn step(&mut self, sink: &mut dyn Deliver) -> Result<Option<Ending>, Error> {
-        let Some(header) = self.frames.read_header(self.stream)? else {
+        let Some(header) = self.frames.read_header(&mut self.stream)? else {
             return Ok(Some(Ending::Dropped(None)));
         };
         self.conn.touch(self.clock.now_ms());
@@ -140,7 +140,7 @@ impl<'a> ReadLoop<'a> {
         }
         // Plain text is validated as it arrives, so invalid UTF-8 fails fast.
         let utf8 = &mut self.utf8;
-        self.frames.read_payload(self.stream, &header, &mut self.message, |buf| {
+        self.frames.read_payload(&mut self.stream, &header, &mut self.message, |buf| {
             if text && !encoded { utf8.check(buf, false) } else { Ok(()) }
         })?;
         if header.fin {
@@ -174,7 +174,7 @@ impl<'a> ReadLoop<'a> {
             return Err(ProtocolError::BadOpcode(u8::from(header.opcode)).into());
         };
         let mut payload = Vec::new();
-        self.frames.read_payload(self.stream, header, &mut payload, |_| Ok(()))?;
+        self.frames.read_payload(&mut self.stream, header, &mut payload, |_| Ok(()))?;
         let close = (opcode == Opcode::Close)
             .then(|| parse_close(&payload).unwrap_or((CloseCode::NO_STATUS, String::new())));
         sink.deliver_frame(Frame { fin: header.fin, rsv: header.rsv, opcode, payload });
@@ -206,7 +206,7 @@ impl<'a> ReadLoop<'a> {
 
     fn control(&mut self, header: &Header) -> Result<Option<Ending>, Error> {
         let mut payload = Vec::with_capacity(header.len as usize);
-        self.frames.read_payload(self.stream, header, &mut payload, |_| Ok(()))?;
+        self.frames.read_payload(&mut self.stream, header, &mut payload, |_| Ok(()))?;
         match header.opcode {
             OpCode::Control(Control::Ping) => {
                 if !self.conn.close_pending() {
@@ -225,7 +225,7 @@ impl<'a> ReadLoop<'a> {
 
     /// Discards input until EOF or until the socket is cut (a failed connection closing).
     pub(crate) fn drain(&mut self) {
-        self.frames.drain(self.stream);
+        self.frames.drain(&mut self.stream);
     }
 }
 

@@ -143,9 +143,9 @@ impl Server {
         let timer =
             spawn("syncws-timer", move || timer::run(&s.registry, &s.config, s.clock, wake_rx, &stop_rx))?;
         let rejecter = spawn("syncws-reject", move || {
-            for mut stream in reject_rx {
+            for stream in reject_rx {
                 let peer = stream.peer_addr().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
-                refuse(&mut stream, &Rejection::new(503, "too many connections"), peer);
+                refuse(&stream, &Rejection::new(503, "too many connections"), peer);
             }
         })?;
         let s = state.clone();

@@ -39,7 +39,7 @@ enum Flow {
 }
 
 struct Writer {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     conn: Arc<Conn>,
     clock: Clock,
     out: Vec<u8>,
@@ -53,7 +53,7 @@ struct Writer {
 /// Runs the write loop until a close frame is written, the connection is aborted, or writing
 /// fails.
 pub(crate) fn run(
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     conn: Arc<Conn>,
     clock: Clock,
     ctrl: Receiver<Ctrl>,
@@ -216,7 +216,7 @@ impl Writer {
             None => payload,
         };
         self.conn.set_writing(Some(self.clock.now_ms()));
-        let written = write_two(&mut self.stream, &self.out, &payload);
+        let written = write_two(&mut &*self.stream, &self.out, &payload);
         self.conn.set_writing(None);
         written?;
         self.clear();
@@ -264,7 +264,7 @@ impl Writer {
     fn flush(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
             self.conn.set_writing(Some(self.clock.now_ms()));
-            let written = self.stream.write_all(&self.out);
+            let written = (&*self.stream).write_all(&self.out);
             self.conn.set_writing(None);
             written?;
             self.clear();

@@ -420,8 +420,27 @@ fn idle(server: &str, n: usize, secs: u64) -> Result<Row> {
     thread::sleep(Duration::from_millis(300));
     let (rss0, threads0) = (srv.rss_kib(), srv.threads());
     let mut conns = Vec::with_capacity(n);
-    for _ in 0..n {
-        conns.push(IdleWs::connect(srv.addr)?);
+    for i in 0..n {
+        // A burst of connects can overflow the listen backlog: retry a few times, paced.
+        let mut tries = 0;
+        let conn = loop {
+            match IdleWs::connect(srv.addr) {
+                Ok(c) => break c,
+                Err(e) if tries < 5 => {
+                    tries += 1;
+                    eprintln!("idle: connection {i}: {e}; retrying");
+                    thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "idle: connection {i} of {n}: {e} (server threads {})",
+                        srv.threads()
+                    )
+                    .into());
+                }
+            }
+        };
+        conns.push(conn);
     }
     thread::sleep(Duration::from_secs(1));
     let (rss1, threads1) = (srv.rss_kib(), srv.threads());
