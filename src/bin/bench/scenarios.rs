@@ -518,13 +518,14 @@ fn print_table(rows: &[Row]) {
                 .unwrap_or_else(|| "-".into())
         };
         let notes: Vec<String> = r.notes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let cpu = if r.messages == 0 { "-".to_owned() } else { format!("{:.2}", r.cpu_us_per_msg()) };
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} | {} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} |",
             r.scenario,
             r.server,
             r.messages,
             r.per_sec(),
-            r.cpu_us_per_msg(),
+            cpu,
             ratio("raw-tcp"),
             ratio("naive-tungstenite"),
             notes.join(", ")
