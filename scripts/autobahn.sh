@@ -17,19 +17,13 @@ if [ ! -x "$venv/bin/kosoku" ]; then
 fi
 
 cargo build --release --features cli --bin syncws-echo
+source "$root/scripts/echo-server.sh"
 log=$(mktemp)
 # Cases 9.* send up to 16 MiB messages: raise the limits above that.
-target/release/syncws-echo --listen 127.0.0.1:0 --log-level info --ping-period 0 \
-  --max-frame-size 20000000 --max-message-size 20000000 >"$log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
-url=
-for _ in $(seq 1 100); do
-  url=$(grep -o 'ws://127.0.0.1:[0-9]*/echo' "$log" | head -n1 || true)
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "autobahn: echo server did not start"; cat "$log"; exit 1; }
+start_echo "$log" target/release/syncws-echo --listen 127.0.0.1:0 --log-level info --ping-period 0 \
+  --max-frame-size 20000000 --max-message-size 20000000
+trap 'kill $ECHO_PID 2>/dev/null; wait $ECHO_PID 2>/dev/null; rm -f "$log"' EXIT
+url=$ECHO_URL
 
 args=("$@")
 rm -rf "$report"
@@ -52,7 +46,6 @@ if bad:
     sys.exit(1)
 PY
 [ "$status" -eq 0 ] || { echo "autobahn: kosoku exited $status"; exit "$status"; }
-kill -TERM $pid
-wait $pid || { echo "autobahn: echo server did not exit cleanly on SIGTERM"; exit 1; }
+stop_echo
 trap 'rm -f "$log"' EXIT
 echo "autobahn: passed"

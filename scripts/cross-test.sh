@@ -7,6 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+source scripts/echo-server.sh
 bash cross/setup-debian.sh
 python=$root/target/pyenv/bin/python
 [ -x "$python" ] || { echo "cross-test: run the host tests first (they make target/pyenv)" >&2; exit 1; }
@@ -22,18 +23,9 @@ for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
   cross/build.sh "$target" test
   bin=target/cross/$target/syncws-echo
   log=$(mktemp)
-  "${qemu[@]}" "$bin" --listen 127.0.0.1:0 --log-level info >"$log" 2>&1 &
-  pid=$!
-  url=
-  for _ in $(seq 1 100); do
-    url=$(grep -o 'ws://127.0.0.1:[0-9]*/echo' "$log" | head -n1 || true)
-    [ -n "$url" ] && break
-    sleep 0.1
-  done
-  [ -n "$url" ] || { echo "cross-test: $target echo did not start"; cat "$log"; kill $pid; exit 1; }
-  "$python" tests/peers/python_client.py echo "$url"
-  kill -TERM $pid
-  wait $pid || { echo "cross-test: $target echo did not exit cleanly on SIGTERM"; cat "$log"; exit 1; }
+  start_echo "$log" "${qemu[@]}" "$bin" --listen 127.0.0.1:0 --log-level info
+  "$python" tests/peers/python_client.py echo "$ECHO_URL"
+  stop_echo
   rm -f "$log"
   size=$(stat -c %s "$bin")
   glibc=$($objdump -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n1)

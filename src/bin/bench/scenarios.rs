@@ -194,32 +194,48 @@ fn payload(conn: usize, seq: usize, size: usize, text: bool) -> Vec<u8> {
     p
 }
 
-/// `conns` connections, each sending `per_conn` messages and waiting for every echo.
-fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per_conn: usize) -> Result<Row> {
-    let srv = ServerProc::start(server, 0)?;
-    let barrier = Arc::new(Barrier::new(conns + 1));
-    let mut handles = Vec::new();
-    for c in 0..conns {
-        let mut client = client::connect(server, srv.addr, "/echo")?;
-        let barrier = barrier.clone();
-        handles.push(thread::spawn(move || -> std::io::Result<()> {
-            barrier.wait();
-            for i in 0..per_conn {
-                let p = payload(c, i, size, text);
-                client.send(&p, text)?;
-                if client.recv()? != p {
-                    return Err(std::io::Error::other("echo differs"));
-                }
-            }
-            Ok(())
-        }));
-    }
+/// Runs `work` on one thread per client, all released together, and returns the wall time
+/// and the server's CPU time of the run.
+fn measure<F>(srv: &ServerProc, clients: Vec<Box<dyn client::Client>>, work: F) -> Result<(f64, f64)>
+where
+    F: Fn(usize, &mut dyn client::Client) -> std::io::Result<()> + Send + Sync + 'static,
+{
+    let work = Arc::new(work);
+    let barrier = Arc::new(Barrier::new(clients.len() + 1));
+    let handles: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(c, mut client)| {
+            let (work, barrier) = (work.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                work(c, client.as_mut())
+            })
+        })
+        .collect();
     barrier.wait();
     let (cpu0, t0) = (srv.cpu_seconds(), Instant::now());
     for h in handles {
         h.join().map_err(|_| "client thread panicked")??;
     }
-    let (seconds, cpu_seconds) = (t0.elapsed().as_secs_f64(), srv.cpu_seconds() - cpu0);
+    Ok((t0.elapsed().as_secs_f64(), srv.cpu_seconds() - cpu0))
+}
+
+/// `conns` connections, each sending `per_conn` messages and waiting for every echo.
+fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per_conn: usize) -> Result<Row> {
+    let srv = ServerProc::start(server, 0)?;
+    let clients =
+        (0..conns).map(|_| client::connect(server, srv.addr, "/echo")).collect::<std::io::Result<_>>()?;
+    let (seconds, cpu_seconds) = measure(&srv, clients, move |c, client| {
+        for i in 0..per_conn {
+            let p = payload(c, i, size, text);
+            client.send(&p, text)?;
+            if client.recv()? != p {
+                return Err(std::io::Error::other("echo differs"));
+            }
+        }
+        Ok(())
+    })?;
     Ok(Row {
         scenario: name.into(),
         server: server.into(),
@@ -233,36 +249,25 @@ fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per
 /// `conns` connections keeping `window` messages in flight.
 fn pipelined(server: &str, conns: usize, size: usize, window: usize, per_conn: usize) -> Result<Row> {
     let srv = ServerProc::start(server, 0)?;
-    let barrier = Arc::new(Barrier::new(conns + 1));
-    let mut handles = Vec::new();
-    for c in 0..conns {
-        let mut client = client::connect(server, srv.addr, "/echo")?;
-        let barrier = barrier.clone();
-        handles.push(thread::spawn(move || -> std::io::Result<()> {
-            barrier.wait();
-            let mut sent = 0;
-            for _ in 0..window.min(per_conn) {
+    let clients =
+        (0..conns).map(|_| client::connect(server, srv.addr, "/echo")).collect::<std::io::Result<_>>()?;
+    let (seconds, cpu_seconds) = measure(&srv, clients, move |c, client| {
+        let mut sent = 0;
+        for _ in 0..window.min(per_conn) {
+            client.send(&payload(c, sent, size, false), false)?;
+            sent += 1;
+        }
+        for i in 0..per_conn {
+            if client.recv()? != payload(c, i, size, false) {
+                return Err(std::io::Error::other("echo differs or out of order"));
+            }
+            if sent < per_conn {
                 client.send(&payload(c, sent, size, false), false)?;
                 sent += 1;
             }
-            for i in 0..per_conn {
-                if client.recv()? != payload(c, i, size, false) {
-                    return Err(std::io::Error::other("echo differs or out of order"));
-                }
-                if sent < per_conn {
-                    client.send(&payload(c, sent, size, false), false)?;
-                    sent += 1;
-                }
-            }
-            Ok(())
-        }));
-    }
-    barrier.wait();
-    let (cpu0, t0) = (srv.cpu_seconds(), Instant::now());
-    for h in handles {
-        h.join().map_err(|_| "client thread panicked")??;
-    }
-    let (seconds, cpu_seconds) = (t0.elapsed().as_secs_f64(), srv.cpu_seconds() - cpu0);
+        }
+        Ok(())
+    })?;
     let mib_s = (conns * per_conn * size) as f64 / seconds / (1 << 20) as f64;
     Ok(Row {
         scenario: "pipelined64k".into(),
@@ -314,42 +319,34 @@ fn latency(server: &str, count: usize) -> Result<Row> {
 fn compressed(deflate: bool, per_conn: usize) -> Result<Row> {
     const CONNS: usize = 16;
     let srv = ServerProc::start("syncws", 0)?;
-    let barrier = Arc::new(Barrier::new(CONNS + 1));
-    let mut handles = Vec::new();
-    for c in 0..CONNS {
-        let mut client = if deflate {
+    let connect = |_| -> std::io::Result<Box<dyn client::Client>> {
+        Ok(Box::new(if deflate {
             client::WsClient::connect_deflate(srv.addr, "/echo")?
         } else {
             client::WsClient::connect(srv.addr, "/echo")?
-        };
-        let barrier = barrier.clone();
-        handles.push(thread::spawn(move || -> std::io::Result<()> {
-            barrier.wait();
-            for i in 0..per_conn {
-                let mut text = String::with_capacity(1100);
-                while text.len() < 1024 {
-                    text.push_str(&format!("{{\"sensor\":\"s{c}\",\"seq\":{i},\"celsius\":21.5}},"));
-                }
-                text.truncate(1024);
-                client::Client::send(&mut client, text.as_bytes(), true)?;
-                if client::Client::recv(&mut client)? != text.as_bytes() {
-                    return Err(std::io::Error::other("echo differs"));
-                }
+        }))
+    };
+    let clients = (0..CONNS).map(connect).collect::<std::io::Result<_>>()?;
+    let (seconds, cpu_seconds) = measure(&srv, clients, move |c, client| {
+        for i in 0..per_conn {
+            let mut text = String::with_capacity(1100);
+            while text.len() < 1024 {
+                text.push_str(&format!("{{\"sensor\":\"s{c}\",\"seq\":{i},\"celsius\":21.5}},"));
             }
-            Ok(())
-        }));
-    }
-    barrier.wait();
-    let (cpu0, t0) = (srv.cpu_seconds(), Instant::now());
-    for h in handles {
-        h.join().map_err(|_| "client thread panicked")??;
-    }
+            text.truncate(1024);
+            client.send(text.as_bytes(), true)?;
+            if client.recv()? != text.as_bytes() {
+                return Err(std::io::Error::other("echo differs"));
+            }
+        }
+        Ok(())
+    })?;
     Ok(Row {
         scenario: "deflate1k".into(),
         server: if deflate { "syncws, deflate".into() } else { "syncws, plain".into() },
         messages: (CONNS * per_conn) as u64,
-        seconds: t0.elapsed().as_secs_f64(),
-        cpu_seconds: srv.cpu_seconds() - cpu0,
+        seconds,
+        cpu_seconds,
         notes: vec![("conns".into(), CONNS.to_string()), ("size".into(), "1024 text".into())],
     })
 }
