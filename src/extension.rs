@@ -124,7 +124,7 @@ impl fmt::Debug for Accepted {
 }
 
 /// A WebSocket extension the server offers to negotiate: implement it for a custom extension;
-/// permessage-deflate ([`Deflate`](crate::Deflate)) is built the same way.
+/// permessage-deflate (`Deflate`, feature `deflate`) is built the same way.
 ///
 /// ```
 /// use syncws::{Accepted, Extension, ExtensionError, ExtensionOffer, MessageDecoder, MessageEncoder, RSV2};

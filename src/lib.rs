@@ -10,6 +10,13 @@
 //! (a second thread, the only writer of the socket) linked by bounded crossbeam channels. One
 //! timer thread per server sends pings and enforces every timeout.
 //!
+//! Beyond plain routes: [`Route::raw`] hands a [`RawHandler`] every frame (Ktor's
+//! `webSocketRaw`); [`Broadcast`] publishes to many sessions with a [`SlowConsumer`] policy;
+//! [`Extension`] negotiates extensions, with `Deflate` (permessage-deflate, feature
+//! `deflate`, on by default) built on it; `ContentConverter` and `JsonConverter` (features
+//! `serde` and `json`) give `send_serialized` and `deserialize`; [`Server::page`] and
+//! [`Server::http_route`] answer plain GETs on the same port.
+//!
 //! ```no_run
 //! use syncws::{CloseCode, CloseReason, Config, Handler, Message, Server, Session};
 //!

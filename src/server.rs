@@ -77,7 +77,7 @@ impl Server {
         self
     }
 
-    /// Offers `extension` (such as [`Deflate`](crate::Deflate)) on every route that has no
+    /// Offers `extension` (such as `Deflate`, feature `deflate`) on every route that has no
     /// extensions of its own. Call it several times to offer several; a connection uses those
     /// the client also offers, in the client's order.
     pub fn extension(mut self, extension: impl Extension + 'static) -> Self {
