@@ -172,7 +172,7 @@ impl Config {
 
     /// The converter behind [`Session::send_serialized`](crate::Session::send_serialized) and
     /// [`Session::deserialize`](crate::Session::deserialize) (Ktor's `contentConverter`),
-    /// such as [`JsonConverter`](crate::JsonConverter) (feature `json`). Defaults to none.
+    /// such as `JsonConverter` (feature `json`). Defaults to none.
     #[cfg(feature = "serde")]
     pub fn content_converter(mut self, converter: impl crate::converter::ContentConverter + 'static) -> Self {
         self.converter = Some(std::sync::Arc::new(converter));
