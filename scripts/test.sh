@@ -6,6 +6,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# rustup's toolchain first (cross/setup-debian.sh installs Debian's cargo 1.85 in /usr/bin).
+if [ -d "$HOME/.cargo/bin" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
 if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   echo "test: installing python3-venv"
   apt-get update -qq && apt-get install -y -qq python3-venv
