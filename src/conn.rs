@@ -73,6 +73,8 @@ pub(crate) struct CloseState {
     pub(crate) sent: Option<(CloseCode, String)>,
     /// The close frame the peer sent (code 1005 when it had none).
     pub(crate) received: Option<(CloseCode, String)>,
+    /// Whether the peer's close came before any close of ours was requested or sent.
+    pub(crate) peer_first: bool,
     /// The final reason, once the connection has ended.
     pub(crate) reason: Option<CloseReason>,
 }

@@ -20,7 +20,7 @@ use crate::route::RouteKind;
 use crate::server::ServerState;
 use crate::session::{Session, SessionInfo};
 use crate::sink::Sink;
-use crate::writer::{self, WRITER_STACK, WRITER_STACK_WITH_EXTENSIONS};
+use crate::writer::{self, Lanes, WRITER_STACK, WRITER_STACK_WITH_EXTENSIONS};
 
 /// Serves one accepted connection to its end. Runs on the connection's own thread.
 pub(crate) fn serve(state: &Arc<ServerState>, stream: TcpStream, peer: SocketAddr) {
@@ -122,13 +122,15 @@ fn open(
     let encoders = std::mem::take(&mut upgrade.extensions.encoders);
 
     let write_half = stream.clone();
+    let (recycle_tx, recycled) = crossbeam_channel::bounded(1);
+    let lanes = Lanes { ctrl: ctrl_rx, data: out_rx, recycle: recycle_tx };
     let writer_conn = conn.clone();
     let masking = config.masking;
     let clock = state.clock;
     let writer = thread::Builder::new()
         .name(format!("syncws-w{}", conn.id))
         .stack_size(if encoders.is_empty() { WRITER_STACK } else { WRITER_STACK_WITH_EXTENSIONS })
-        .spawn(move || writer::run(write_half, writer_conn, clock, ctrl_rx, out_rx, masking, encoders));
+        .spawn(move || writer::run(write_half, writer_conn, clock, lanes, masking, encoders));
     let writer = match writer {
         Ok(w) => w,
         Err(e) => return log::warn!("{}: cannot start write loop: {e}", conn.peer),
@@ -147,7 +149,7 @@ fn open(
         conn,
         state.clock,
         config,
-        Framing { rsv_allowed: upgrade.extensions.rsv, decoders: upgrade.extensions.decoders, raw },
+        Framing { rsv_allowed: upgrade.extensions.rsv, decoders: upgrade.extensions.decoders, raw, recycled },
     );
     let ending = reader.run(&mut sink.deliverer(&session, conn, state));
     let mut failure = sink.take_failure();
@@ -156,18 +158,20 @@ fn open(
     match ending {
         Ending::PeerClose(code, reason) => {
             log::debug!("{}: peer closed with {code} {reason:?}", conn.peer);
-            let we_sent = {
-                let mut close = conn.close.lock().unwrap_or_else(|e| e.into_inner());
-                close.received = Some((code, reason.clone()));
-                close.sent.is_some() || close.requested.is_some()
-            };
             if raw {
-                // The raw handler answers (or not) itself; the peer's close starts the clock.
-                peer_started = !we_sent;
-                if !we_sent {
+                // The read loop recorded the close before the handler saw it (and maybe
+                // answered); the handler answers (or not) itself, and the peer's close starts
+                // the clock.
+                let (answered, first) = {
+                    let close = conn.close.lock().unwrap_or_else(|e| e.into_inner());
+                    (close.sent.is_some(), close.peer_first)
+                };
+                peer_started = first;
+                if !answered {
                     conn.arm_close_timeout(now);
                 }
             } else {
+                conn.close.lock().unwrap_or_else(|e| e.into_inner()).received = Some((code, reason.clone()));
                 peer_started = conn.request_close(code, &reason, now);
             }
         }

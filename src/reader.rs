@@ -10,6 +10,8 @@ use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use crate::close::CloseCode;
 use crate::config::Config;
 use crate::conn::{Conn, Ctrl};
+use crossbeam_channel::Receiver;
+
 use crate::error::{Error, ProtocolError};
 use crate::extension::MessageDecoder;
 use crate::frame::{Frame, Opcode};
@@ -43,6 +45,8 @@ pub(crate) struct Framing {
     pub(crate) decoders: Vec<Box<dyn MessageDecoder>>,
     /// Raw route: frames go to the handler as they are.
     pub(crate) raw: bool,
+    /// Buffers of sent messages handed back by the write loop, for the next message.
+    pub(crate) recycled: Receiver<Vec<u8>>,
 }
 
 /// The read side of one connection.
@@ -63,6 +67,7 @@ pub(crate) struct ReadLoop<'a> {
     decoders: Vec<Box<dyn MessageDecoder>>,
     /// Raw route: every frame goes to the handler as it is.
     raw: bool,
+    recycled: Receiver<Vec<u8>>,
 }
 
 impl<'a> ReadLoop<'a> {
@@ -74,7 +79,7 @@ impl<'a> ReadLoop<'a> {
         config: &'a Config,
         framing: Framing,
     ) -> Self {
-        let Framing { rsv_allowed, decoders, raw } = framing;
+        let Framing { rsv_allowed, decoders, raw, recycled } = framing;
         ReadLoop {
             stream,
             frames,
@@ -88,6 +93,7 @@ impl<'a> ReadLoop<'a> {
             rsv_allowed,
             decoders,
             raw,
+            recycled,
         }
     }
 
@@ -123,6 +129,11 @@ impl<'a> ReadLoop<'a> {
             }
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation.into()),
             (op, None) => {
+                if self.message.capacity() == 0 {
+                    if let Ok(buf) = self.recycled.try_recv() {
+                        self.message = buf;
+                    }
+                }
                 self.utf8.reset();
                 self.first_rsv = header.rsv;
                 is_text(op)
@@ -177,6 +188,12 @@ impl<'a> ReadLoop<'a> {
         self.frames.read_payload(&mut self.stream, header, &mut payload, |_| Ok(()))?;
         let close = (opcode == Opcode::Close)
             .then(|| parse_close(&payload).unwrap_or((CloseCode::NO_STATUS, String::new())));
+        if let Some(received) = &close {
+            // Recorded before the handler sees the frame: it may answer at once.
+            let mut state = self.conn.close.lock().unwrap_or_else(|e| e.into_inner());
+            state.peer_first = state.sent.is_none() && state.requested.is_none();
+            state.received = Some(received.clone());
+        }
         sink.deliver_frame(Frame { fin: header.fin, rsv: header.rsv, opcode, payload });
         Ok(close.map(|(code, reason)| Ending::PeerClose(code, reason)))
     }

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, select};
+use crossbeam_channel::{Receiver, Sender, select};
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 use crate::close::CloseCode;
@@ -32,6 +32,18 @@ pub(crate) const WRITER_STACK: usize = 64 * 1024;
 pub(crate) const WRITER_STACK_WITH_EXTENSIONS: usize =
     if cfg!(debug_assertions) { 512 * 1024 } else { 128 * 1024 };
 
+/// Buffers handed back to the read loop: big enough to be worth it, small enough that an idle
+/// connection keeping one costs little.
+const RECYCLE_MIN: usize = 1024;
+const RECYCLE_MAX: usize = 128 * 1024;
+
+fn owned(payload: Cow<'_, [u8]>) -> Option<Vec<u8>> {
+    match payload {
+        Cow::Owned(v) => Some(v),
+        Cow::Borrowed(_) => None,
+    }
+}
+
 /// Why an item stopped the loop.
 enum Flow {
     Go,
@@ -48,6 +60,18 @@ struct Writer {
     encoders: Vec<Box<dyn MessageEncoder>>,
     /// The broadcast lane (`never()` until the session joins a hub).
     shared: Receiver<Arc<Message>>,
+    /// Sent messages' buffers, back to the read loop.
+    recycle: Sender<Vec<u8>>,
+}
+
+/// The channels a write loop serves.
+pub(crate) struct Lanes {
+    /// Control frames and commands, served first.
+    pub(crate) ctrl: Receiver<Ctrl>,
+    /// The session's outgoing queue.
+    pub(crate) data: Receiver<Outbound>,
+    /// Where sent messages' buffers go back to the read loop.
+    pub(crate) recycle: Sender<Vec<u8>>,
 }
 
 /// Runs the write loop until a close frame is written, the connection is aborted, or writing
@@ -56,15 +80,15 @@ pub(crate) fn run(
     stream: Arc<TcpStream>,
     conn: Arc<Conn>,
     clock: Clock,
-    ctrl: Receiver<Ctrl>,
-    data: Receiver<Outbound>,
+    lanes: Lanes,
     masking: bool,
     encoders: Vec<Box<dyn MessageEncoder>>,
 ) {
+    let Lanes { ctrl, data, recycle } = lanes;
     let masks =
         masking.then(|| MaskSource::new(conn.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ conn.created_ms));
     let shared = crossbeam_channel::never();
-    let mut w = Writer { stream, conn, clock, out: Vec::new(), masks, encoders, shared };
+    let mut w = Writer { stream, conn, clock, out: Vec::new(), masks, encoders, shared, recycle };
     if let Err(e) = w.serve(&ctrl, &data) {
         log::debug!("{}: write loop ended: {e}", w.conn.peer);
         w.conn.cut(Cut::WriteFailed);
@@ -155,7 +179,9 @@ impl Writer {
         match item {
             Outbound::Message(m) => {
                 let text = m.is_text();
-                self.data_frame(text, Cow::Owned(m.into_bytes()))?;
+                if let Some(buf) = self.data_frame(text, Cow::Owned(m.into_bytes()))? {
+                    self.recycle(buf);
+                }
                 Ok(Flow::Go)
             }
             Outbound::Frame(f) => self.raw_frame(f),
@@ -167,8 +193,18 @@ impl Writer {
         Ok(Flow::Go)
     }
 
-    /// A whole message as one frame, through the negotiated extensions.
-    fn data_frame(&mut self, text: bool, mut payload: Cow<'_, [u8]>) -> io::Result<()> {
+    /// Hands a sent message's buffer back to the read loop (one at most, of a useful size), so
+    /// that an echo-like exchange allocates nothing and no buffer is freed across threads.
+    fn recycle(&mut self, mut buf: Vec<u8>) {
+        if (RECYCLE_MIN..=RECYCLE_MAX).contains(&buf.capacity()) {
+            buf.clear();
+            let _ = self.recycle.try_send(buf);
+        }
+    }
+
+    /// A whole message as one frame, through the negotiated extensions. Returns the payload's
+    /// buffer when it owned one.
+    fn data_frame(&mut self, text: bool, mut payload: Cow<'_, [u8]>) -> io::Result<Option<Vec<u8>>> {
         let mut rsv = 0;
         if !self.encoders.is_empty() {
             let mut owned = payload.into_owned();
@@ -200,10 +236,17 @@ impl Writer {
     }
 
     /// Encodes a frame into the batch, or writes a large payload straight from where it is.
-    fn frame_out(&mut self, op: OpCode, fin: bool, rsv: u8, payload: Cow<'_, [u8]>) -> io::Result<()> {
+    /// Returns the payload's buffer when it owned one.
+    fn frame_out(
+        &mut self,
+        op: OpCode,
+        fin: bool,
+        rsv: u8,
+        payload: Cow<'_, [u8]>,
+    ) -> io::Result<Option<Vec<u8>>> {
         if payload.len() < COPY_LIMIT {
             encode_frame(&mut self.out, op, fin, rsv, &payload, self.masks.as_mut());
-            return Ok(());
+            return Ok(owned(payload));
         }
         let mask = self.masks.as_mut().map(MaskSource::next_mask);
         encode_header(&mut self.out, op, fin, rsv, payload.len(), mask);
@@ -220,7 +263,7 @@ impl Writer {
         self.conn.set_writing(None);
         written?;
         self.clear();
-        Ok(())
+        Ok(owned(payload))
     }
 
     /// Sends everything still queued, then the requested close frame, then half-closes TCP.
