@@ -209,7 +209,16 @@ impl Writer {
         if !self.encoders.is_empty() {
             let mut owned = payload.into_owned();
             for encoder in &mut self.encoders {
-                rsv |= encoder.encode(&mut owned, text).map_err(io::Error::other)?;
+                match encoder.encode(&mut owned, text) {
+                    Ok(bits) => rsv |= bits,
+                    Err(e) => {
+                        // The message cannot be sent; the connection closes with the
+                        // extension's code once what is queued has been flushed.
+                        log::warn!("{}: extension failed to encode a message: {e}", self.conn.peer);
+                        self.conn.request_close(e.close_code(), &e.to_string(), self.clock.now_ms());
+                        return Ok(None);
+                    }
+                }
             }
             payload = Cow::Owned(owned);
         }

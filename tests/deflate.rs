@@ -303,3 +303,58 @@ fn a_custom_extension_runs_beside_deflate_in_the_clients_order() {
     c.send_raw(&encode(true, 0, 2, b"plain", true));
     assert_eq!(c.expect_close().0, 1007, "the extension's own error closes with its code");
 }
+
+/// An extension whose encoder refuses the message "fail".
+struct Picky;
+struct PickyCodec;
+
+impl MessageEncoder for PickyCodec {
+    fn encode(&mut self, payload: &mut Vec<u8>, _text: bool) -> Result<u8, ExtensionError> {
+        if payload == b"fail" {
+            return Err(ExtensionError::Failed("picky refuses".into()));
+        }
+        Ok(0)
+    }
+}
+
+impl MessageDecoder for PickyCodec {
+    fn decode(&mut self, payload: Vec<u8>, _rsv: u8, _max: usize) -> Result<Vec<u8>, ExtensionError> {
+        Ok(payload)
+    }
+}
+
+impl Extension for Picky {
+    fn name(&self) -> &str {
+        "x-picky"
+    }
+    fn accept(&self, _offer: &ExtensionOffer, _request: &Request) -> Option<Accepted> {
+        Some(Accepted {
+            params: vec![],
+            rsv: 0,
+            encoder: Box::new(PickyCodec),
+            decoder: Box::new(PickyCodec),
+        })
+    }
+}
+
+#[test]
+fn an_encoder_error_closes_with_the_extensions_code_after_queued_messages() {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let server = start(
+        Server::new(Config::default())
+            .extension(Picky)
+            .route("/echo", move || Recorder { events: tx.clone() }),
+    );
+    let extra = "Sec-WebSocket-Extensions: x-picky\r\n";
+    let mut c = Client::connect_with(server.local_addr(), &upgrade_request("/echo", extra)).unwrap();
+    c.send_text("fine");
+    assert_eq!(c.read_data().unwrap().text(), "fine");
+    c.send_text("fail");
+    let (code, reason) = c.expect_close();
+    assert_eq!(code, 1011);
+    assert!(reason.contains("picky refuses"), "{reason}");
+    c.send_close(1011, "");
+    assert!(c.sees_eof());
+    drop(c);
+    assert_eq!(close_event(&rx).code, CloseCode::INTERNAL_ERROR);
+}
