@@ -29,6 +29,7 @@ pub struct Config {
     pub(crate) queue_capacity: usize,
     pub(crate) stack_size: usize,
     pub(crate) nodelay: bool,
+    pub(crate) direct_writes: bool,
     pub(crate) read_buffer_size: usize,
     pub(crate) max_request_size: usize,
     pub(crate) allowed_origins: Option<Vec<String>>,
@@ -51,6 +52,7 @@ impl Default for Config {
             queue_capacity: 64,
             stack_size: 128 * 1024,
             nodelay: true,
+            direct_writes: true,
             read_buffer_size: 4 * 1024,
             max_request_size: 8 * 1024,
             allowed_origins: None,
@@ -135,6 +137,17 @@ impl Config {
     /// a fixed small stack. Defaults to 128 KiB.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = bytes;
+        self
+    }
+
+    /// Whether a sender may write its message to the socket itself, without waking the
+    /// connection's write loop, when nothing is queued ahead of it and the socket takes the
+    /// frame at once (a non-blocking write; the write loop finishes what the socket did not
+    /// take). Order is kept either way. It saves a thread hand-off per message, the largest
+    /// cost of small echoes; connections with extensions (deflate) or masking always use the
+    /// write loop. Linux only. Defaults to `true`.
+    pub fn direct_writes(mut self, on: bool) -> Self {
+        self.direct_writes = on;
         self
     }
 

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -56,10 +56,17 @@ pub(crate) enum Ctrl {
     Abort,
     /// From now on also take broadcast messages from this lane.
     Attach(Receiver<Arc<Message>>),
+    /// A direct write left bytes in [`Conn::wire`]: write them.
+    Flush,
 }
 
 /// Both ends of a session's broadcast lane.
 pub(crate) type BroadcastLane = (Sender<Arc<Message>>, Receiver<Arc<Message>>);
+
+/// Buffers handed back to the read loop: big enough to be worth it, small enough that an idle
+/// connection keeping one costs little.
+const RECYCLE_MIN: usize = 1024;
+const RECYCLE_MAX: usize = 128 * 1024;
 
 /// Capacity of the control lane; pings and pongs are tiny and the writer serves it first.
 pub(crate) const CTRL_CAPACITY: usize = 16;
@@ -107,6 +114,16 @@ pub(crate) struct Conn {
     timer_wake: Sender<()>,
     /// The broadcast lane, made when the session first joins a hub.
     broadcast: OnceLock<BroadcastLane>,
+    /// The right to write to the socket, and the bytes of a frame a direct write could not
+    /// finish. The write loop holds it for each batch and writes these bytes first.
+    pub(crate) wire: Mutex<Vec<u8>>,
+    /// Data items put in the outgoing queue and not yet written.
+    queued: AtomicUsize,
+    /// Whether senders may write to the socket themselves (see `direct`).
+    direct: AtomicBool,
+    /// Sent messages' buffers, back to the read loop for the next message (one at most).
+    recycle_tx: Sender<Vec<u8>>,
+    pub(crate) recycled: Receiver<Vec<u8>>,
     /// Run once when the connection ends (hubs use it to drop their member).
     end_hooks: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
 }
@@ -131,6 +148,7 @@ impl Conn {
         timer_wake: Sender<()>,
     ) -> (Conn, Receiver<Ctrl>) {
         let (ctrl_tx, ctrl_rx) = crossbeam_channel::bounded(CTRL_CAPACITY);
+        let (recycle_tx, recycled) = crossbeam_channel::bounded(1);
         let conn = Conn {
             id,
             peer,
@@ -150,6 +168,11 @@ impl Conn {
             close: Mutex::new(CloseState::default()),
             timer_wake,
             broadcast: OnceLock::new(),
+            wire: Mutex::new(Vec::new()),
+            queued: AtomicUsize::new(0),
+            direct: AtomicBool::new(false),
+            recycle_tx,
+            recycled,
             end_hooks: Mutex::new(Vec::new()),
         };
         (conn, ctrl_rx)
@@ -243,6 +266,59 @@ impl Conn {
                 (tx, rx)
             })
             .clone()
+    }
+
+    /// The socket, while the read or write loop still holds it.
+    pub(crate) fn stream(&self) -> Option<Arc<TcpStream>> {
+        self.socket.upgrade()
+    }
+
+    /// Allows (or stops) direct writes from senders' threads.
+    pub(crate) fn set_direct_writes(&self, on: bool) {
+        self.direct.store(on, Ordering::Release);
+    }
+
+    pub(crate) fn direct_writes(&self) -> bool {
+        self.direct.load(Ordering::Acquire)
+    }
+
+    /// Data items queued and not yet written.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Counts an item about to enter the outgoing queue (before it does, so that a direct
+    /// write cannot overtake it).
+    pub(crate) fn note_queued(&self) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Queues a ping or pong for the write loop, counted like data so that no later direct
+    /// write overtakes it; `wait` blocks while the control lane is full. Returns whether it
+    /// was queued.
+    pub(crate) fn queue_control(&self, c: Ctrl, wait: bool) -> bool {
+        self.note_queued();
+        let queued = if wait { self.ctrl_tx.send(c).is_ok() } else { self.ctrl_tx.try_send(c).is_ok() };
+        if !queued {
+            self.note_unqueued(1);
+        }
+        queued
+    }
+
+    /// Uncounts items that were written (or never entered the queue).
+    pub(crate) fn note_unqueued(&self, n: usize) {
+        if n > 0 {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+        }
+    }
+
+    /// Hands a sent message's buffer back to the read loop if it is a useful size, so that an
+    /// echo-like exchange allocates nothing and no buffer is freed on another thread.
+    pub(crate) fn recycle(&self, mut buf: Vec<u8>) {
+        if (RECYCLE_MIN..=RECYCLE_MAX).contains(&buf.capacity()) {
+            buf.clear();
+            let _ = self.recycle_tx.try_send(buf);
+        }
     }
 
     /// Registers `hook` to run when the connection ends.

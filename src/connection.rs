@@ -122,8 +122,9 @@ fn open(
     let encoders = std::mem::take(&mut upgrade.extensions.encoders);
 
     let write_half = stream.clone();
-    let (recycle_tx, recycled) = crossbeam_channel::bounded(1);
-    let lanes = Lanes { ctrl: ctrl_rx, data: out_rx, recycle: recycle_tx };
+    let lanes = Lanes { ctrl: ctrl_rx, data: out_rx };
+    // Extension encoders and masking run on the write loop only.
+    conn.set_direct_writes(config.direct_writes && encoders.is_empty() && !config.masking);
     let writer_conn = conn.clone();
     let masking = config.masking;
     let clock = state.clock;
@@ -149,7 +150,12 @@ fn open(
         conn,
         state.clock,
         config,
-        Framing { rsv_allowed: upgrade.extensions.rsv, decoders: upgrade.extensions.decoders, raw, recycled },
+        Framing {
+            rsv_allowed: upgrade.extensions.rsv,
+            decoders: upgrade.extensions.decoders,
+            raw,
+            recycled: conn.recycled.clone(),
+        },
     );
     let ending = reader.run(&mut sink.deliverer(&session, conn, state));
     let mut failure = sink.take_failure();

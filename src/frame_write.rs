@@ -31,6 +31,26 @@ pub(crate) fn encode_header(
     header.format(len as u64, out).expect("writing to a Vec cannot fail");
 }
 
+/// The header of an unmasked, final text or binary frame of `len` bytes, without RSV bits:
+/// the bytes and how many of them are used.
+pub(crate) fn header_bytes(text: bool, len: usize) -> ([u8; 10], usize) {
+    let mut h = [0u8; 10];
+    h[0] = 0x80 | if text { 0x1 } else { 0x2 };
+    let used = if len < 126 {
+        h[1] = len as u8;
+        2
+    } else if len <= usize::from(u16::MAX) {
+        h[1] = 126;
+        h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        4
+    } else {
+        h[1] = 127;
+        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        10
+    };
+    (h, used)
+}
+
 /// Encodes a whole frame into `out`, masking the copied payload when `masks` is given.
 pub(crate) fn encode_frame(
     out: &mut Vec<u8>,
@@ -82,6 +102,19 @@ mod tests {
             encode_frame(&mut out, OpCode::Data(Data::Binary), true, 0, &vec![7; len], None);
             assert_eq!(out.len(), header_len + len);
             assert_eq!(out[0], 0x82);
+        }
+    }
+
+    #[test]
+    fn header_bytes_match_the_general_encoder() {
+        for len in [0usize, 5, 125, 126, 65_535, 65_536, 1 << 20] {
+            for text in [false, true] {
+                let (h, used) = header_bytes(text, len);
+                let op = OpCode::Data(if text { Data::Text } else { Data::Binary });
+                let mut general = Vec::new();
+                encode_header(&mut general, op, true, 0, len, None);
+                assert_eq!(&h[..used], &general[..], "len {len} text {text}");
+            }
         }
     }
 

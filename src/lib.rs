@@ -43,7 +43,8 @@
 //! server.shutdown();
 //! # Ok::<(), syncws::Error>(())
 //! ```
-#![forbid(unsafe_code)]
+// The one exception is `direct::send_nonblocking` (a `sendmsg` with `MSG_DONTWAIT`).
+#![deny(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
 mod broadcast;
@@ -55,6 +56,7 @@ mod connection;
 mod converter;
 #[cfg(feature = "deflate")]
 mod deflate;
+mod direct;
 mod error;
 mod extension;
 mod frame;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 
 use crate::conn::Conn;
+use crate::direct::{self, Direct};
 use crate::error::{SendError, TrySendError};
 use crate::frame::Frame;
 use crate::message::Message;
@@ -37,30 +38,66 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    /// Queues a message, blocking while the queue is full.
+    /// Sends a message: written at once when nothing is queued ahead of it and the socket
+    /// takes it (see [`Config::direct_writes`](crate::Config::direct_writes)), otherwise
+    /// queued, blocking while the queue is full.
     ///
     /// # Errors
     /// [`SendError`] with the message when the session is closing or closed.
     pub fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
-        let message = message.into();
-        if self.conn.close_pending() {
-            return Err(SendError(message));
-        }
-        self.tx.send(Outbound::Message(message)).map_err(|e| SendError(e.into_inner().into_message()))
+        let message = match self.direct(message.into()) {
+            Ok(None) => return Ok(()),
+            Ok(Some(m)) => m,
+            Err(m) => return Err(SendError(m)),
+        };
+        self.conn.note_queued();
+        self.tx.send(Outbound::Message(message)).map_err(|e| {
+            self.conn.note_unqueued(1);
+            SendError(e.into_inner().into_message())
+        })
     }
 
-    /// Queues a message without blocking.
+    /// Sends or queues a message without blocking.
     ///
     /// # Errors
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], handing the message back.
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), TrySendError> {
-        let message = message.into();
+        let message = match self.direct(message.into()) {
+            Ok(None) => return Ok(()),
+            Ok(Some(m)) => m,
+            Err(m) => return Err(TrySendError::Closed(m)),
+        };
+        self.conn.note_queued();
+        self.tx.try_send(Outbound::Message(message)).map_err(|e| {
+            self.conn.note_unqueued(1);
+            match e {
+                crossbeam_channel::TrySendError::Full(m) => TrySendError::Full(m.into_message()),
+                crossbeam_channel::TrySendError::Disconnected(m) => TrySendError::Closed(m.into_message()),
+            }
+        })
+    }
+
+    /// Tries a direct write. `Ok(None)`: sent; `Ok(Some)`: to be queued; `Err`: closed.
+    fn direct(&self, message: Message) -> Result<Option<Message>, Message> {
         if self.conn.close_pending() {
-            return Err(TrySendError::Closed(message));
+            return Err(message);
         }
-        self.tx.try_send(Outbound::Message(message)).map_err(|e| match e {
-            crossbeam_channel::TrySendError::Full(m) => TrySendError::Full(m.into_message()),
-            crossbeam_channel::TrySendError::Disconnected(m) => TrySendError::Closed(m.into_message()),
+        match direct::try_send(&self.conn, message) {
+            Direct::Sent => Ok(None),
+            Direct::Queue(m) => Ok(Some(m)),
+            Direct::Closed(m) => Err(m),
+        }
+    }
+
+    /// Queues a raw route's frame behind everything sent before it.
+    pub(crate) fn send_frame(&self, frame: Frame) -> Result<(), Frame> {
+        self.conn.note_queued();
+        self.tx.send(Outbound::Frame(frame)).map_err(|e| {
+            self.conn.note_unqueued(1);
+            match e.into_inner() {
+                Outbound::Frame(f) => f,
+                Outbound::Message(_) => unreachable!("a frame was sent"),
+            }
         })
     }
 

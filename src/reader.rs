@@ -228,7 +228,7 @@ impl<'a> ReadLoop<'a> {
             OpCode::Control(Control::Ping) => {
                 if !self.conn.close_pending() {
                     // Blocks while the control lane is full: backpressure on a ping flood.
-                    let _ = self.conn.ctrl_tx.send(Ctrl::Pong(payload));
+                    self.conn.queue_control(Ctrl::Pong(payload), true);
                 }
                 Ok(None)
             }

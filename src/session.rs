@@ -171,7 +171,7 @@ impl Session {
         if self.inner.conn.close_pending() {
             return Err(Error::Closed);
         }
-        self.inner.outgoing.tx.send(Outbound::Frame(frame)).map_err(|_| Error::Closed)
+        self.inner.outgoing.send_frame(frame).map_err(|_| Error::Closed)
     }
 
     /// Sends a ping with `payload` (at most 125 bytes) ahead of queued data.
@@ -187,7 +187,7 @@ impl Session {
         if self.inner.conn.close_pending() {
             return Err(Error::Closed);
         }
-        self.inner.conn.ctrl_tx.send(Ctrl::Ping(payload)).map_err(|_| Error::Closed)
+        if self.inner.conn.queue_control(Ctrl::Ping(payload), true) { Ok(()) } else { Err(Error::Closed) }
     }
 
     /// Starts the closing handshake: messages already queued are sent first, then a close

@@ -119,7 +119,7 @@ fn ping_tick(conn: &Conn, now: u64, period: u64, timeout: u64) -> u64 {
     }
     if now >= next_ping {
         // A full control lane means the writer is stuck; the timeout will tell.
-        let _ = conn.ctrl_tx.try_send(Ctrl::Ping(Vec::new()));
+        conn.queue_control(Ctrl::Ping(Vec::new()), false);
         if sent == 0 {
             conn.ping_sent_ms.store(now, Ordering::Relaxed);
             deadline = now + timeout;

@@ -1,4 +1,5 @@
-//! The write loop: the only code that writes to a connection's socket after the handshake.
+//! The write loop: it writes everything that cannot be written directly by a sender (see
+//! `direct`): control frames, queued messages, broadcasts, extension-encoded and masked frames.
 //! Control frames go first; everything queued is batched into as few `write`s as possible.
 
 use std::borrow::Cow;
@@ -6,7 +7,7 @@ use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender, select};
+use crossbeam_channel::{Receiver, RecvError, select};
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 use crate::close::CloseCode;
@@ -32,11 +33,6 @@ pub(crate) const WRITER_STACK: usize = 64 * 1024;
 pub(crate) const WRITER_STACK_WITH_EXTENSIONS: usize =
     if cfg!(debug_assertions) { 512 * 1024 } else { 128 * 1024 };
 
-/// Buffers handed back to the read loop: big enough to be worth it, small enough that an idle
-/// connection keeping one costs little.
-const RECYCLE_MIN: usize = 1024;
-const RECYCLE_MAX: usize = 128 * 1024;
-
 fn owned(payload: Cow<'_, [u8]>) -> Option<Vec<u8>> {
     match payload {
         Cow::Owned(v) => Some(v),
@@ -50,6 +46,13 @@ enum Flow {
     Stop,
 }
 
+/// What woke the write loop.
+enum Wake {
+    Ctrl(Result<Ctrl, RecvError>),
+    Data(Result<Outbound, RecvError>),
+    Shared(Result<Arc<Message>, RecvError>),
+}
+
 struct Writer {
     stream: Arc<TcpStream>,
     conn: Arc<Conn>,
@@ -60,8 +63,8 @@ struct Writer {
     encoders: Vec<Box<dyn MessageEncoder>>,
     /// The broadcast lane (`never()` until the session joins a hub).
     shared: Receiver<Arc<Message>>,
-    /// Sent messages' buffers, back to the read loop.
-    recycle: Sender<Vec<u8>>,
+    /// Items taken from the outgoing queue in this batch (uncounted once written).
+    taken: usize,
 }
 
 /// The channels a write loop serves.
@@ -70,8 +73,6 @@ pub(crate) struct Lanes {
     pub(crate) ctrl: Receiver<Ctrl>,
     /// The session's outgoing queue.
     pub(crate) data: Receiver<Outbound>,
-    /// Where sent messages' buffers go back to the read loop.
-    pub(crate) recycle: Sender<Vec<u8>>,
 }
 
 /// Runs the write loop until a close frame is written, the connection is aborted, or writing
@@ -84,11 +85,11 @@ pub(crate) fn run(
     masking: bool,
     encoders: Vec<Box<dyn MessageEncoder>>,
 ) {
-    let Lanes { ctrl, data, recycle } = lanes;
+    let Lanes { ctrl, data } = lanes;
     let masks =
         masking.then(|| MaskSource::new(conn.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ conn.created_ms));
     let shared = crossbeam_channel::never();
-    let mut w = Writer { stream, conn, clock, out: Vec::new(), masks, encoders, shared, recycle };
+    let mut w = Writer { stream, conn, clock, out: Vec::new(), masks, encoders, shared, taken: 0 };
     if let Err(e) = w.serve(&ctrl, &data) {
         log::debug!("{}: write loop ended: {e}", w.conn.peer);
         w.conn.cut(Cut::WriteFailed);
@@ -100,55 +101,70 @@ impl Writer {
         loop {
             // Broadcast messages arrive on a lane of their own once the session joins a hub.
             let shared = self.shared.clone();
-            let flow = select! {
-                recv(ctrl) -> c => match c {
-                    Ok(c) => self.control(c)?,
-                    Err(_) => Flow::Stop,
-                },
-                recv(data) -> item => match item {
-                    Ok(item) => {
-                        // Control frames queued before this item go first.
-                        match self.drain_control(ctrl)? {
-                            Flow::Go => self.item(item)?,
-                            stop => stop,
-                        }
-                    }
-                    Err(_) => Flow::Stop,
-                },
-                recv(shared) -> m => match m {
-                    Ok(m) => match self.drain_control(ctrl)? {
-                        Flow::Go => self.shared(&m)?,
-                        stop => stop,
-                    },
-                    Err(_) => {
-                        self.shared = crossbeam_channel::never();
-                        Flow::Go
-                    }
-                },
+            let wake = select! {
+                recv(ctrl) -> c => Wake::Ctrl(c),
+                recv(data) -> item => Wake::Data(item),
+                recv(shared) -> m => Wake::Shared(m),
             };
+            // The batch is written holding the wire, after what a direct write left unsent.
+            let conn = Arc::clone(&self.conn);
+            let mut pending = conn.wire.lock().unwrap_or_else(|e| e.into_inner());
+            if !pending.is_empty() {
+                self.write_raw(&pending)?;
+                pending.clear();
+            }
+            let flow = self.batch(wake, ctrl, data)?;
+            self.conn.note_unqueued(std::mem::take(&mut self.taken));
+            drop(pending);
             if let Flow::Stop = flow {
                 return Ok(());
             }
-            // Gather whatever else is queued, control first, into this batch.
-            while self.out.len() < BATCH {
-                let flow = if let Ok(c) = ctrl.try_recv() {
-                    self.control(c)?
-                } else if let Ok(item) = data.try_recv() {
-                    self.item(item)?
-                } else if let Ok(m) = self.shared.try_recv() {
-                    self.shared(&m)?
-                } else {
-                    break;
-                };
-                if let Flow::Stop = flow {
-                    return Ok(());
-                }
-            }
-            if self.conn.close_pending() {
-                return self.send_close(data);
-            }
-            self.flush()?;
         }
+    }
+
+    /// Serves what woke the loop and whatever else is queued, then writes the batch.
+    fn batch(&mut self, wake: Wake, ctrl: &Receiver<Ctrl>, data: &Receiver<Outbound>) -> io::Result<Flow> {
+        let flow = match wake {
+            Wake::Ctrl(Ok(c)) => self.control(c)?,
+            // Control frames queued before this item go first.
+            Wake::Data(Ok(item)) => match self.drain_control(ctrl)? {
+                Flow::Go => self.item(item)?,
+                stop => stop,
+            },
+            Wake::Shared(Ok(m)) => match self.drain_control(ctrl)? {
+                Flow::Go => self.shared(&m)?,
+                stop => stop,
+            },
+            Wake::Shared(Err(_)) => {
+                self.shared = crossbeam_channel::never();
+                Flow::Go
+            }
+            Wake::Ctrl(Err(_)) | Wake::Data(Err(_)) => Flow::Stop,
+        };
+        if let Flow::Stop = flow {
+            return Ok(Flow::Stop);
+        }
+        // Gather whatever else is queued, control first, into this batch.
+        while self.out.len() < BATCH {
+            let flow = if let Ok(c) = ctrl.try_recv() {
+                self.control(c)?
+            } else if let Ok(item) = data.try_recv() {
+                self.item(item)?
+            } else if let Ok(m) = self.shared.try_recv() {
+                self.shared(&m)?
+            } else {
+                break;
+            };
+            if let Flow::Stop = flow {
+                return Ok(Flow::Stop);
+            }
+        }
+        if self.conn.close_pending() {
+            self.send_close(data)?;
+            return Ok(Flow::Stop);
+        }
+        self.flush()?;
+        Ok(Flow::Go)
     }
 
     fn drain_control(&mut self, ctrl: &Receiver<Ctrl>) -> io::Result<Flow> {
@@ -162,9 +178,17 @@ impl Writer {
 
     fn control(&mut self, c: Ctrl) -> io::Result<Flow> {
         let (op, payload) = match c {
-            Ctrl::Ping(p) => (Control::Ping, p),
-            Ctrl::Pong(p) => (Control::Pong, p),
-            Ctrl::Close => return Ok(Flow::Go), // handled after the batch, once data is drained
+            // Pings and pongs are counted in `Conn::queued` like data.
+            Ctrl::Ping(p) => {
+                self.taken += 1;
+                (Control::Ping, p)
+            }
+            Ctrl::Pong(p) => {
+                self.taken += 1;
+                (Control::Pong, p)
+            }
+            // Handled after the batch, once data is drained.
+            Ctrl::Close | Ctrl::Flush => return Ok(Flow::Go),
             Ctrl::Attach(lane) => {
                 self.shared = lane;
                 return Ok(Flow::Go);
@@ -176,11 +200,12 @@ impl Writer {
     }
 
     fn item(&mut self, item: Outbound) -> io::Result<Flow> {
+        self.taken += 1;
         match item {
             Outbound::Message(m) => {
                 let text = m.is_text();
                 if let Some(buf) = self.data_frame(text, Cow::Owned(m.into_bytes()))? {
-                    self.recycle(buf);
+                    self.conn.recycle(buf);
                 }
                 Ok(Flow::Go)
             }
@@ -191,15 +216,6 @@ impl Writer {
     fn shared(&mut self, m: &Message) -> io::Result<Flow> {
         self.data_frame(m.is_text(), Cow::Borrowed(m.as_bytes()))?;
         Ok(Flow::Go)
-    }
-
-    /// Hands a sent message's buffer back to the read loop (one at most, of a useful size), so
-    /// that an echo-like exchange allocates nothing and no buffer is freed across threads.
-    fn recycle(&mut self, mut buf: Vec<u8>) {
-        if (RECYCLE_MIN..=RECYCLE_MAX).contains(&buf.capacity()) {
-            buf.clear();
-            let _ = self.recycle.try_send(buf);
-        }
     }
 
     /// A whole message as one frame, through the negotiated extensions. Returns the payload's
@@ -315,13 +331,21 @@ impl Writer {
 
     fn flush(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
-            self.conn.set_writing(Some(self.clock.now_ms()));
-            let written = (&*self.stream).write_all(&self.out);
-            self.conn.set_writing(None);
+            let out = std::mem::take(&mut self.out);
+            let written = self.write_raw(&out);
+            self.out = out;
             written?;
             self.clear();
         }
         Ok(())
+    }
+
+    /// Writes `bytes` to the socket, blocking until all are written.
+    fn write_raw(&self, bytes: &[u8]) -> io::Result<()> {
+        self.conn.set_writing(Some(self.clock.now_ms()));
+        let written = (&*self.stream).write_all(bytes);
+        self.conn.set_writing(None);
+        written
     }
 
     fn clear(&mut self) {
