@@ -313,10 +313,10 @@ impl Conn {
     }
 
     /// Hands a sent message's buffer back to the read loop if it is a useful size, so that an
-    /// echo-like exchange allocates nothing and no buffer is freed on another thread.
-    pub(crate) fn recycle(&self, mut buf: Vec<u8>) {
+    /// echo-like exchange allocates nothing and no buffer is freed on another thread. Its bytes
+    /// stay: the read loop overwrites them instead of zeroing the buffer again.
+    pub(crate) fn recycle(&self, buf: Vec<u8>) {
         if (RECYCLE_MIN..=RECYCLE_MAX).contains(&buf.capacity()) {
-            buf.clear();
             let _ = self.recycle_tx.try_send(buf);
         }
     }

@@ -87,15 +87,31 @@ impl FrameReader {
         r: &mut impl Read,
         header: &Header,
         dst: &mut Vec<u8>,
-        mut on_chunk: impl FnMut(&[u8]) -> Result<(), Error>,
+        on_chunk: impl FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let total = header.len as usize;
         let base = dst.len();
-        // Bytes of this frame in `dst[base..]`. `dst` may be longer (zeroed room for a direct
-        // read): each byte is zeroed at most once, and memory grows only as data arrives.
+        let end = self.read_payload_at(r, header, dst, base, on_chunk)?;
+        dst.truncate(end);
+        Ok(())
+    }
+
+    /// Writes the frame's payload, unmasked, into `dst` from `base` on and returns where it
+    /// ends. `dst` may be longer than that (bytes of an earlier use): they are overwritten, not
+    /// zeroed again, so a reused buffer costs no `memset`; new room is zeroed at most once and
+    /// only as data arrives. `on_chunk` sees `dst[..end so far]` after every chunk.
+    pub(crate) fn read_payload_at(
+        &mut self,
+        r: &mut impl Read,
+        header: &Header,
+        dst: &mut Vec<u8>,
+        base: usize,
+        mut on_chunk: impl FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<usize, Error> {
+        let total = header.len as usize;
+        // Bytes of this frame in `dst[base..]`.
         let mut filled = 0;
         if total <= DIRECT_CHUNK {
-            dst.reserve(total);
+            dst.reserve((base + total).saturating_sub(dst.len()));
         }
         while filled < total {
             let remaining = total - filled;
@@ -124,8 +140,7 @@ impl FrameReader {
             filled += n;
             on_chunk(&dst[..base + filled])?;
         }
-        dst.truncate(base + filled);
-        Ok(())
+        Ok(base + filled)
     }
 
     /// Reads and discards input until EOF or an error (used while a failed connection closes).
@@ -215,6 +230,20 @@ mod tests {
         fr.read_payload(&mut src, &h, &mut out, |_| Ok(())).unwrap();
         assert_eq!(out, [1, 2, 3]);
         assert!(fr.read_header(&mut src).unwrap().is_none());
+    }
+
+    #[test]
+    fn payloads_overwrite_a_longer_buffer_from_base() {
+        let wire = masked_frame(0x82, &[5; 10], [1, 2, 3, 4]);
+        let mut src: &[u8] = &wire;
+        let mut fr = FrameReader::new(InBuf::new(64));
+        let h = fr.read_header(&mut src).unwrap().unwrap();
+        let mut dst = vec![9u8; 100];
+        let end = fr.read_payload_at(&mut src, &h, &mut dst, 3, |_| Ok(())).unwrap();
+        assert_eq!(end, 13);
+        assert_eq!(&dst[..3], &[9, 9, 9]);
+        assert_eq!(&dst[3..13], &[5; 10]);
+        assert_eq!(dst.len(), 100, "the buffer is not shrunk or zeroed");
     }
 
     #[test]

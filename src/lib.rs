@@ -43,7 +43,8 @@
 //! server.shutdown();
 //! # Ok::<(), syncws::Error>(())
 //! ```
-// The one exception is `direct::send_nonblocking` (a `sendmsg` with `MSG_DONTWAIT`).
+// The exceptions: `direct::send_nonblocking` (a `sendmsg` with `MSG_DONTWAIT`) and the SIMD
+// loops of `mask::simd`.
 #![deny(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 

@@ -56,8 +56,11 @@ pub(crate) struct ReadLoop<'a> {
     pub(crate) conn: &'a Arc<Conn>,
     pub(crate) clock: Clock,
     pub(crate) config: &'a Config,
-    /// The message being assembled and whether it is text (`None`: no message in progress).
+    /// The message being assembled: `message[..message_len]` (the `Vec` may be longer, with
+    /// bytes of a recycled buffer that are overwritten rather than zeroed again), and whether
+    /// it is text (`None`: no message in progress).
     message: Vec<u8>,
+    message_len: usize,
     text: Option<bool>,
     /// RSV bits of the message's first frame (set by extensions).
     first_rsv: u8,
@@ -87,6 +90,7 @@ impl<'a> ReadLoop<'a> {
             clock,
             config,
             message: Vec::new(),
+            message_len: 0,
             text: None,
             first_rsv: 0,
             utf8: Utf8Check::default(),
@@ -145,17 +149,20 @@ impl<'a> ReadLoop<'a> {
         let encoded = self.first_rsv != 0;
         let max = self.config.max_message_size;
         let wire_max = if encoded { max.saturating_add(max / 8).saturating_add(1024) } else { max };
-        let size = self.message.len() as u64 + header.len;
+        let size = self.message_len as u64 + header.len;
         if size > wire_max as u64 {
             return Err(Error::MessageTooLarge { size, max });
         }
         // Plain text is validated as it arrives, so invalid UTF-8 fails fast.
         let utf8 = &mut self.utf8;
-        self.frames.read_payload(&mut self.stream, &header, &mut self.message, |buf| {
-            if text && !encoded { utf8.check(buf, false) } else { Ok(()) }
-        })?;
+        let base = self.message_len;
+        self.message_len =
+            self.frames.read_payload_at(&mut self.stream, &header, &mut self.message, base, |buf| {
+                if text && !encoded { utf8.check(buf, false) } else { Ok(()) }
+            })?;
         if header.fin {
             let mut bytes = std::mem::take(&mut self.message);
+            bytes.truncate(std::mem::take(&mut self.message_len));
             self.text = None;
             for decoder in self.decoders.iter_mut().rev() {
                 bytes = decoder.decode(bytes, self.first_rsv, max)?;

@@ -129,6 +129,26 @@ fn oversized_frame_is_refused_before_its_payload_arrives() {
 }
 
 #[test]
+fn reused_buffers_carry_no_bytes_of_earlier_messages() {
+    // Sent buffers go back to the read loop, which overwrites them without zeroing: every
+    // echo must be exactly its own message, whatever came before it.
+    let (server, _events) = recording(Config::default());
+    let mut c = Client::connect(server.local_addr(), "/echo");
+    for (i, len) in [70_000usize, 5_000, 1_500, 20_000, 1_024, 3].into_iter().enumerate() {
+        let payload = vec![i as u8 + 1; len];
+        c.send_binary(&payload);
+        let echo = c.read_data().unwrap();
+        assert_eq!((echo.payload.len(), echo.payload == payload), (len, true), "message {i}");
+    }
+    // A fragmented message after them.
+    c.send_frame(false, 2, &[7; 600], true);
+    c.send_frame(true, 0, &[8; 500], true);
+    let echo = c.read_data().unwrap();
+    assert_eq!(echo.payload.len(), 1_100);
+    assert!(echo.payload[..600].iter().all(|&b| b == 7) && echo.payload[600..].iter().all(|&b| b == 8));
+}
+
+#[test]
 fn fragments_are_reassembled_with_pings_between() {
     let (server, _events) = recording(Config::default());
     let mut c = Client::connect(server.local_addr(), "/echo");

@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// how long idle connections are held, in seconds (default 60)
     #[argh(option, default = "60")]
     idle_seconds: u64,
+    /// rounds of the comparative scenarios, servers alternating; each server's row is its
+    /// median round by CPU per message (default 3)
+    #[argh(option, default = "3")]
+    rounds: usize,
 }
 
 const SERVERS: [&str; 3] = ["raw-tcp", "naive-tungstenite", "syncws"];
@@ -63,28 +67,19 @@ pub fn run(args: RunArgs) -> Result<()> {
     let scale = if args.quick { 10 } else { 1 };
     let mut rows = Vec::new();
     println!("syncws-bench on {} cores; CPU is the server process's utime+stime", cores());
+    let rounds = args.rounds.max(1);
     for s in &wanted {
         match s.as_str() {
-            "pingpong32" => {
-                for server in SERVERS {
-                    rows.push(pingpong(server, "pingpong32", 16, 32, false, 20_000 / scale)?);
-                }
-            }
-            "text1k" => {
-                for server in SERVERS {
-                    rows.push(pingpong(server, "text1k", 16, 1024, true, 10_000 / scale)?);
-                }
-            }
+            "pingpong32" => rows.extend(compare(rounds, |server| {
+                pingpong(server, "pingpong32", 16, 32, false, 20_000 / scale)
+            })?),
+            "text1k" => rows.extend(compare(rounds, |server| {
+                pingpong(server, "text1k", 16, 1024, true, 10_000 / scale)
+            })?),
             "pipelined64k" => {
-                for server in SERVERS {
-                    rows.push(pipelined(server, 4, 64 * 1024, 8, 4_000 / scale)?);
-                }
+                rows.extend(compare(rounds, |server| pipelined(server, 4, 64 * 1024, 8, 4_000 / scale))?)
             }
-            "latency" => {
-                for server in SERVERS {
-                    rows.push(latency(server, 20_000 / scale)?);
-                }
-            }
+            "latency" => rows.extend(compare(rounds, |server| latency(server, 20_000 / scale))?),
             "broadcast1k" => rows.push(broadcast(1000, 1024, 10 / scale.min(5))?),
             "deflate1k" => {
                 rows.push(compressed(false, 10_000 / scale)?);
@@ -105,6 +100,30 @@ pub fn run(args: RunArgs) -> Result<()> {
         println!("wrote {path}");
     }
     Ok(())
+}
+
+/// Runs `scenario` against every server for `rounds` rounds (servers alternate, so a noisy
+/// spell on this shared machine hits all of them) and keeps each server's median round by CPU
+/// per message.
+fn compare(rounds: usize, mut scenario: impl FnMut(&str) -> Result<Row>) -> Result<Vec<Row>> {
+    let mut runs: Vec<Vec<Row>> = vec![Vec::new(); SERVERS.len()];
+    for _ in 0..rounds {
+        for (i, server) in SERVERS.iter().enumerate() {
+            runs[i].push(scenario(server)?);
+        }
+    }
+    Ok(runs
+        .into_iter()
+        .map(|mut rows| {
+            rows.sort_by(|a, b| a.cpu_us_per_msg().total_cmp(&b.cpu_us_per_msg()));
+            let all: Vec<String> = rows.iter().map(|r| format!("{:.2}", r.cpu_us_per_msg())).collect();
+            let mut median = rows.swap_remove(rows.len() / 2);
+            if rounds > 1 {
+                median.notes.push(("rounds".into(), all.join("/")));
+            }
+            median
+        })
+        .collect())
 }
 
 fn cores() -> usize {
