@@ -63,6 +63,9 @@ struct Args {
     /// do not set TCP_NODELAY on connections
     #[argh(switch)]
     no_nodelay: bool,
+    /// send every message through the write loop thread (no direct writes)
+    #[argh(switch)]
+    no_direct_writes: bool,
     /// initial read buffer per connection, in bytes (default 4096)
     #[argh(option, default = "4096")]
     read_buffer_size: usize,
@@ -149,6 +152,7 @@ fn config(args: &Args) -> Config {
         .queue_capacity(args.queue_capacity)
         .stack_size(args.stack_size)
         .nodelay(!args.no_nodelay)
+        .direct_writes(!args.no_direct_writes)
         .read_buffer_size(args.read_buffer_size)
         .max_request_size(args.max_request_size)
         .allowed_origins(origins)
