@@ -299,9 +299,52 @@ fn pipelined(server: &str, conns: usize, size: usize, window: usize, per_conn: u
 }
 
 /// One connection, one message at a time: round-trip percentiles.
+/// Pins the thread or process `tid` (0: the calling thread) to `cpus`.
+#[allow(unsafe_code)]
+fn pin(tid: i32, cpus: &[usize]) {
+    // SAFETY: `set` is a plain bit set that CPU_ZERO/CPU_SET initialise and fill in bounds;
+    // sched_setaffinity only reads it. Failure only leaves the thread unpinned.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// One connection's round trips. With two cores or more the server (every thread) runs on
+/// CPU 0 and the client on CPU 1: otherwise the scheduler sometimes puts both on one core,
+/// where a wake-up costs a fraction of a cross-core one, and rounds differ fourfold.
 fn latency(server: &str, count: usize) -> Result<Row> {
     let srv = ServerProc::start(server, 0)?;
     let mut client = client::connect(server, srv.addr, "/echo")?;
+    // Online CPUs, not `available_parallelism`, which shrinks to the caller's affinity.
+    // SAFETY: sysconf only reads a system value.
+    #[allow(unsafe_code)]
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
+    let pinned = online >= 2;
+    if pinned {
+        for task in std::fs::read_dir(format!("/proc/{}/task", srv.child.id()))?.flatten() {
+            if let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) {
+                pin(tid, &[0]);
+            }
+        }
+        pin(0, &[1]);
+    }
+    let row = latency_rounds(server, &srv, client.as_mut(), count);
+    if pinned {
+        pin(0, &(0..online).collect::<Vec<_>>());
+    }
+    let mut row = row?;
+    if pinned {
+        row.notes.push(("cpus".into(), "server 0, client 1".into()));
+    }
+    Ok(row)
+}
+
+fn latency_rounds(server: &str, srv: &ServerProc, client: &mut dyn client::Client, count: usize) -> Result<Row> {
     for i in 0..100 {
         let p = payload(0, i, 32, false);
         client.send(&p, false)?;
