@@ -21,6 +21,36 @@ def threads(pid):
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
+def smaps_by_size(pid):
+    """RSS (KiB) and count of the process's mappings, grouped by mapping size in KiB."""
+    groups, size = {}, None
+    for line in open(f"/proc/{pid}/smaps"):
+        first = line.split(" ", 1)[0]
+        if "-" in first and ":" not in first:
+            lo, hi = (int(x, 16) for x in first.split("-"))
+            size = (hi - lo) // 1024
+            rss, count = groups.get(size, (0, 0))
+            groups[size] = (rss, count + 1)
+        elif line.startswith("Rss:"):
+            rss, count = groups[size]
+            groups[size] = (rss + int(line.split()[1]), count)
+    return groups
+
+
+def breakdown(before, after, n):
+    """Per-connection RSS growth: connection thread stacks (128 KiB mappings), write loop
+    stacks (64 KiB), and the rest (heap: buffers, queues, state)."""
+    def grow(sizes):
+        return sum(after.get(s, (0, 0))[0] - before.get(s, (0, 0))[0] for s in sizes) / n
+    sizes = set(before) | set(after)
+    return {
+        "reader stack": grow({128}),
+        "writer stack": grow({64}),
+        "other": grow(sizes - {128, 64}),
+        "mappings": sum(after.get(s, (0, 0))[1] - before.get(s, (0, 0))[1] for s in sizes) / n,
+    }
+
+
 def frame(payload, rsv1):
     mask = b"\x01\x02\x03\x04"
     head = bytes([0x82 | (0x40 if rsv1 else 0)])
@@ -63,7 +93,7 @@ def measure(binary, n, deflate, message_size, extra_args=()):
                 break
         assert port, "server did not start"
         time.sleep(0.2)
-        base_rss, base_threads = rss_kib(proc.pid), threads(proc.pid)
+        base_rss, base_threads, base_maps = rss_kib(proc.pid), threads(proc.pid), smaps_by_size(proc.pid)
         ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n" if deflate else ""
         socks = []
         for _ in range(n):
@@ -78,6 +108,7 @@ def measure(binary, n, deflate, message_size, extra_args=()):
             assert (b"permessage-deflate" in head) == deflate
         time.sleep(0.5)
         idle_rss, idle_threads = rss_kib(proc.pid), threads(proc.pid)
+        parts = breakdown(base_maps, smaps_by_size(proc.pid), n)
         text = (b"syncws footprint " * (message_size // 17 + 1))[:message_size]
         payload = text
         if deflate:
@@ -95,6 +126,7 @@ def measure(binary, n, deflate, message_size, extra_args=()):
             "active": (active_rss - base_rss) / n,
             "threads": (idle_threads - base_threads) / n,
             "base": base_rss,
+            "parts": parts,
         }
     finally:
         proc.terminate()
@@ -114,6 +146,16 @@ def main():
     for label, deflate, extra in (("off", False, []), ("on", True, []), ("on, no context takeover", True, no_context)):
         r = measure(a.binary, a.connections, deflate, a.message_size, extra)
         print(f"| {label} | {r['idle']:.1f} KiB | {r['active']:.1f} KiB | {r['threads']:.0f} |")
+    print()
+    print("Idle connection, per connection, from /proc/PID/smaps (stacks count touched pages only):")
+    print("| config | RSS | connection thread stack | write loop stack | heap and other | mappings |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    tuned = ["--read-buffer-size", "512", "--queue-capacity", "4"]
+    for label, extra in (("defaults, deflate off", []), ("`--read-buffer-size 512 --queue-capacity 4`", tuned)):
+        r = measure(a.binary, a.connections, False, a.message_size, extra)
+        p = r["parts"]
+        print(f"| {label} | {r['idle']:.1f} KiB | {p['reader stack']:.1f} KiB | {p['writer stack']:.1f} KiB "
+              f"| {p['other']:.1f} KiB | {p['mappings']:.2f} |")
 
 
 if __name__ == "__main__":

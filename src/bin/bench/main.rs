@@ -7,8 +7,12 @@
 //! - `syncws`: the library (echo route, and a broadcast hub route);
 //! - `raw-tcp`: a thread-per-connection TCP echo of length-prefixed messages (the floor);
 //! - `naive-tungstenite`: a thread per connection running `tungstenite::accept`, read, send.
+//!
+//! `syncws-bench floor` measures bare threads blocked on a channel: the memory and mappings
+//! the thread-per-connection shape costs before any syncws code runs.
 
 mod client;
+mod floor;
 mod scenarios;
 mod servers;
 
@@ -28,6 +32,7 @@ struct Args {
 enum Command {
     Serve(servers::ServeArgs),
     Run(scenarios::RunArgs),
+    Floor(floor::FloorArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +40,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         Command::Serve(a) => servers::serve(a),
         Command::Run(a) => scenarios::run(a),
+        Command::Floor(a) => floor::floor(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -344,7 +344,12 @@ fn latency(server: &str, count: usize) -> Result<Row> {
     Ok(row)
 }
 
-fn latency_rounds(server: &str, srv: &ServerProc, client: &mut dyn client::Client, count: usize) -> Result<Row> {
+fn latency_rounds(
+    server: &str,
+    srv: &ServerProc,
+    client: &mut dyn client::Client,
+    count: usize,
+) -> Result<Row> {
     for i in 0..100 {
         let p = payload(0, i, 32, false);
         client.send(&p, false)?;
