@@ -34,7 +34,8 @@ case ${1:-build} in
     ;;
   test)
     $cargo test --locked --features json --target "$target" --lib \
-      --test handshake --test protocol --test lifecycle --test raw --test broadcast --test deflate --test convert
+      --test handshake --test protocol --test lifecycle --test raw --test broadcast --test deflate --test convert \
+      --test direct_writes
     ;;
   cargo)
     shift

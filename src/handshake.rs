@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tungstenite::handshake::derive_accept_key;
-use tungstenite::handshake::machine::TryParse;
+use tungstenite::handshake::headers::MAX_HEADERS;
 use tungstenite::handshake::server::Request as HttpRequest;
+use tungstenite::http;
 
 use crate::config::Config;
 use crate::extension::{self, Negotiated};
@@ -59,7 +60,7 @@ pub(crate) fn read_request(
 ) -> Result<HttpRequest, ReadFailure> {
     loop {
         if !buf.available().is_empty() {
-            match HttpRequest::try_parse(buf.available()) {
+            match parse_head(buf.available()) {
                 Ok(Some((used, _))) if used > max => {
                     return Err(ReadFailure::Reject(Rejection::new(431, "request head too large")));
                 }
@@ -80,6 +81,37 @@ pub(crate) fn read_request(
             Err(e) => return Err(ReadFailure::Io(e)),
         }
     }
+}
+
+/// Parses a request head as tungstenite's `TryParse` does (same limits, same errors), but with
+/// the header slots on the heap: 124 of them are 4 KiB, and stack pages a connection thread
+/// touches once stay resident for its whole life.
+fn parse_head(buf: &[u8]) -> Result<Option<(usize, HttpRequest)>, tungstenite::Error> {
+    use tungstenite::error::ProtocolError;
+    let mut slots = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut raw = httparse::Request::new(&mut slots);
+    let used = match raw.parse(buf)? {
+        httparse::Status::Partial => return Ok(None),
+        httparse::Status::Complete(used) => used,
+    };
+    if raw.method != Some("GET") {
+        return Err(ProtocolError::WrongHttpMethod.into());
+    }
+    if raw.version.unwrap_or(0) < 1 {
+        return Err(ProtocolError::WrongHttpVersion.into());
+    }
+    let mut request = HttpRequest::new(());
+    *request.uri_mut() = raw.path.unwrap_or_default().parse()?;
+    *request.version_mut() = http::Version::HTTP_11;
+    let headers = request.headers_mut();
+    headers.reserve(raw.headers.len());
+    for h in raw.headers.iter() {
+        headers.append(
+            http::HeaderName::from_bytes(h.name.as_bytes())?,
+            http::HeaderValue::from_bytes(h.value)?,
+        );
+    }
+    Ok(Some((used, request)))
 }
 
 fn parse_rejection(e: &tungstenite::Error) -> Rejection {
@@ -195,6 +227,23 @@ fn valid_key(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_heads_parse_like_tungstenite() {
+        let head = b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-Two: 1\r\nx-two: 2\r\n\r\nearly frame";
+        assert!(parse_head(&head[..20]).unwrap().is_none(), "a partial head waits for more");
+        let (used, req) = parse_head(head).unwrap().unwrap();
+        assert_eq!(&head[used..], b"early frame");
+        assert_eq!((req.uri().path(), req.uri().query()), ("/a", Some("b=1")));
+        let twos: Vec<_> = req.headers().get_all("x-two").iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(twos, ["1", "2"]);
+        let status = |head: &[u8]| parse_rejection(&parse_head(head).unwrap_err()).status;
+        assert_eq!(status(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n"), 405);
+        assert_eq!(status(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n"), 400);
+        assert_eq!(status(b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n"), 400);
+        let many: String = (0..=MAX_HEADERS).map(|i| format!("H{i}: v\r\n")).collect();
+        assert_eq!(status(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()), 431);
+    }
 
     #[test]
     fn key_validation() {
