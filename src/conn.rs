@@ -122,8 +122,7 @@ pub(crate) struct Conn {
     /// Whether senders may write to the socket themselves (see `direct`).
     direct: AtomicBool,
     /// Sent messages' buffers, back to the read loop for the next message (one at most).
-    recycle_tx: Sender<Vec<u8>>,
-    pub(crate) recycled: Receiver<Vec<u8>>,
+    recycled: Mutex<Option<Vec<u8>>>,
     /// Run once when the connection ends (hubs use it to drop their member).
     end_hooks: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
 }
@@ -148,7 +147,6 @@ impl Conn {
         timer_wake: Sender<()>,
     ) -> (Conn, Receiver<Ctrl>) {
         let (ctrl_tx, ctrl_rx) = crossbeam_channel::bounded(CTRL_CAPACITY);
-        let (recycle_tx, recycled) = crossbeam_channel::bounded(1);
         let conn = Conn {
             id,
             peer,
@@ -171,8 +169,7 @@ impl Conn {
             wire: Mutex::new(Vec::new()),
             queued: AtomicUsize::new(0),
             direct: AtomicBool::new(false),
-            recycle_tx,
-            recycled,
+            recycled: Mutex::new(None),
             end_hooks: Mutex::new(Vec::new()),
         };
         (conn, ctrl_rx)
@@ -317,8 +314,16 @@ impl Conn {
     /// stay: the read loop overwrites them instead of zeroing the buffer again.
     pub(crate) fn recycle(&self, buf: Vec<u8>) {
         if (RECYCLE_MIN..=RECYCLE_MAX).contains(&buf.capacity()) {
-            let _ = self.recycle_tx.try_send(buf);
+            let mut slot = self.recycled.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.is_none() {
+                *slot = Some(buf);
+            }
         }
+    }
+
+    /// The buffer [`recycle`](Self::recycle) kept, if any.
+    pub(crate) fn take_recycled(&self) -> Option<Vec<u8>> {
+        self.recycled.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Registers `hook` to run when the connection ends.

@@ -150,12 +150,7 @@ fn open(
         conn,
         state.clock,
         config,
-        Framing {
-            rsv_allowed: upgrade.extensions.rsv,
-            decoders: upgrade.extensions.decoders,
-            raw,
-            recycled: conn.recycled.clone(),
-        },
+        Framing { rsv_allowed: upgrade.extensions.rsv, decoders: upgrade.extensions.decoders, raw },
     );
     let ending = reader.run(&mut sink.deliverer(&session, conn, state));
     let mut failure = sink.take_failure();

@@ -10,7 +10,6 @@ use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use crate::close::CloseCode;
 use crate::config::Config;
 use crate::conn::{Conn, Ctrl};
-use crossbeam_channel::Receiver;
 
 use crate::error::{Error, ProtocolError};
 use crate::extension::MessageDecoder;
@@ -45,8 +44,6 @@ pub(crate) struct Framing {
     pub(crate) decoders: Vec<Box<dyn MessageDecoder>>,
     /// Raw route: frames go to the handler as they are.
     pub(crate) raw: bool,
-    /// Buffers of sent messages handed back by the write loop, for the next message.
-    pub(crate) recycled: Receiver<Vec<u8>>,
 }
 
 /// The read side of one connection.
@@ -70,7 +67,6 @@ pub(crate) struct ReadLoop<'a> {
     decoders: Vec<Box<dyn MessageDecoder>>,
     /// Raw route: every frame goes to the handler as it is.
     raw: bool,
-    recycled: Receiver<Vec<u8>>,
 }
 
 impl<'a> ReadLoop<'a> {
@@ -82,7 +78,7 @@ impl<'a> ReadLoop<'a> {
         config: &'a Config,
         framing: Framing,
     ) -> Self {
-        let Framing { rsv_allowed, decoders, raw, recycled } = framing;
+        let Framing { rsv_allowed, decoders, raw } = framing;
         ReadLoop {
             stream,
             frames,
@@ -97,7 +93,6 @@ impl<'a> ReadLoop<'a> {
             rsv_allowed,
             decoders,
             raw,
-            recycled,
         }
     }
 
@@ -134,7 +129,7 @@ impl<'a> ReadLoop<'a> {
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation.into()),
             (op, None) => {
                 if self.message.capacity() == 0 {
-                    if let Ok(buf) = self.recycled.try_recv() {
+                    if let Some(buf) = self.conn.take_recycled() {
                         self.message = buf;
                     }
                 }

@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -86,8 +88,10 @@ fn rooms_get_only_their_messages_and_members_leave_on_close() {
 }
 
 /// Three fast readers and one client that never reads; 500 messages of 32 KiB (more than the
-/// stuck client's socket buffers hold). Returns the
-/// longest single publish, the stuck client, and the fast clients (still connected).
+/// stuck client's socket buffers hold). The publisher stays at most `WINDOW` messages ahead of
+/// the slowest fast reader, so on a loaded machine the fast clients' 16-deep lanes never fill
+/// (with a fixed pacing they sometimes did, and dropped for them). Returns the longest single
+/// publish, the stuck client, and the fast clients (still connected).
 fn run_with_a_stuck_client(
     policy: SlowConsumer,
 ) -> (syncws::ServerHandle, Broadcast, Duration, Client, Vec<Client>) {
@@ -95,13 +99,17 @@ fn run_with_a_stuck_client(
     let stuck = Client::connect(server.local_addr(), "/hub");
     let fast: Vec<Client> = (0..3).map(|_| Client::connect(server.local_addr(), "/hub")).collect();
     assert!(wait_until(Duration::from_secs(5), || hub.len() == 4));
+    const WINDOW: usize = 8;
+    let progress: Vec<Arc<AtomicUsize>> = (0..fast.len()).map(|_| Arc::new(AtomicUsize::new(0))).collect();
     let readers: Vec<_> = fast
         .into_iter()
-        .map(|mut c| {
+        .zip(progress.iter().cloned())
+        .map(|(mut c, read)| {
             thread::spawn(move || {
                 for i in 0..MESSAGES {
                     let f = c.read_data().expect("fast readers get everything");
                     assert_eq!(&f.payload[..8], &(i as u64).to_be_bytes(), "in publish order");
+                    read.store(i + 1, Ordering::Release);
                 }
                 c
             })
@@ -109,13 +117,17 @@ fn run_with_a_stuck_client(
         .collect();
     let mut longest = Duration::ZERO;
     for i in 0..MESSAGES {
+        let slowest = || progress.iter().map(|p| p.load(Ordering::Acquire)).min().unwrap_or(MESSAGES);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while slowest() + WINDOW <= i {
+            assert!(Instant::now() < deadline, "fast readers stalled at message {i}");
+            thread::sleep(Duration::from_micros(200));
+        }
         let mut payload = vec![0u8; 32 * 1024];
         payload[..8].copy_from_slice(&(i as u64).to_be_bytes());
         let started = Instant::now();
         hub.publish(payload);
         longest = longest.max(started.elapsed());
-        // Pace the publisher a little so that fast readers keep up with a 16-deep queue.
-        thread::sleep(Duration::from_micros(300));
     }
     let fast = readers.into_iter().map(|r| r.join().unwrap()).collect();
     (server, hub, longest, stuck, fast)
