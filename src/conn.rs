@@ -68,8 +68,10 @@ pub(crate) type BroadcastLane = (Sender<Arc<Message>>, Receiver<Arc<Message>>);
 const RECYCLE_MIN: usize = 1024;
 const RECYCLE_MAX: usize = 128 * 1024;
 
-/// Capacity of the control lane; pings and pongs are tiny and the writer serves it first.
-pub(crate) const CTRL_CAPACITY: usize = 16;
+/// Capacity of the control lane. The writer serves it first, so it is rarely more than one
+/// deep; when full, a pong blocks the read loop (backpressure on a ping flood) and other
+/// commands are seen anyway (the writer is awake and checks `close_pending` and the cut).
+pub(crate) const CTRL_CAPACITY: usize = 4;
 
 /// The close frames of the closing handshake, as far as it got.
 #[derive(Debug, Default)]
