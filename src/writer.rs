@@ -3,7 +3,7 @@
 //! Control frames go first; everything queued is batched into as few `write`s as possible.
 
 use std::borrow::Cow;
-use std::io::{self, Write};
+use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 
@@ -100,17 +100,16 @@ impl Writer {
     fn serve(&mut self, ctrl: &Receiver<Ctrl>, data: &Receiver<Outbound>) -> io::Result<()> {
         loop {
             // Broadcast messages arrive on a lane of their own once the session joins a hub.
-            let shared = self.shared.clone();
             let wake = select! {
                 recv(ctrl) -> c => Wake::Ctrl(c),
                 recv(data) -> item => Wake::Data(item),
-                recv(shared) -> m => Wake::Shared(m),
+                recv(self.shared) -> m => Wake::Shared(m),
             };
             // The batch is written holding the wire, after what a direct write left unsent.
             let conn = Arc::clone(&self.conn);
             let mut pending = conn.wire.lock().unwrap_or_else(|e| e.into_inner());
             if !pending.is_empty() {
-                self.write_raw(&pending)?;
+                write_out(&self.stream, &self.conn, self.clock, &pending, &[])?;
                 pending.clear();
             }
             let flow = self.batch(wake, ctrl, data)?;
@@ -283,10 +282,7 @@ impl Writer {
             }
             None => payload,
         };
-        self.conn.set_writing(Some(self.clock.now_ms()));
-        let written = write_two(&mut &*self.stream, &self.out, &payload);
-        self.conn.set_writing(None);
-        written?;
+        write_out(&self.stream, &self.conn, self.clock, &self.out, &payload)?;
         self.clear();
         Ok(owned(payload))
     }
@@ -331,21 +327,10 @@ impl Writer {
 
     fn flush(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
-            let out = std::mem::take(&mut self.out);
-            let written = self.write_raw(&out);
-            self.out = out;
-            written?;
+            write_out(&self.stream, &self.conn, self.clock, &self.out, &[])?;
             self.clear();
         }
         Ok(())
-    }
-
-    /// Writes `bytes` to the socket, blocking until all are written.
-    fn write_raw(&self, bytes: &[u8]) -> io::Result<()> {
-        self.conn.set_writing(Some(self.clock.now_ms()));
-        let written = (&*self.stream).write_all(bytes);
-        self.conn.set_writing(None);
-        written
     }
 
     fn clear(&mut self) {
@@ -354,4 +339,13 @@ impl Writer {
             self.out.shrink_to(KEEP);
         }
     }
+}
+
+/// Writes `head` then `body` (vectored, so a large body is not copied), blocking until all are
+/// written, with the write's start on record for the timer (a peer that stops reading).
+fn write_out(stream: &TcpStream, conn: &Conn, clock: Clock, head: &[u8], body: &[u8]) -> io::Result<()> {
+    conn.set_writing(Some(clock.now_ms()));
+    let written = write_two(&mut &*stream, head, body);
+    conn.set_writing(None);
+    written
 }

@@ -126,8 +126,13 @@ fn compare(rounds: usize, mut scenario: impl FnMut(&str) -> Result<Row>) -> Resu
         .collect())
 }
 
+/// Online CPUs (not `available_parallelism`, which shrinks to the caller's affinity, and the
+/// latency scenario pins threads).
+#[allow(unsafe_code)]
 fn cores() -> usize {
-    thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    // SAFETY: sysconf only reads a system value.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(online).unwrap_or(1).max(1)
 }
 
 /// A server child process; ends when dropped (its stdin closes).
@@ -320,10 +325,7 @@ fn pin(tid: i32, cpus: &[usize]) {
 fn latency(server: &str, count: usize) -> Result<Row> {
     let srv = ServerProc::start(server, 0)?;
     let mut client = client::connect(server, srv.addr, "/echo")?;
-    // Online CPUs, not `available_parallelism`, which shrinks to the caller's affinity.
-    // SAFETY: sysconf only reads a system value.
-    #[allow(unsafe_code)]
-    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
+    let online = cores();
     let pinned = online >= 2;
     if pinned {
         for task in std::fs::read_dir(format!("/proc/{}/task", srv.child.id()))?.flatten() {
