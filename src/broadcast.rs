@@ -6,12 +6,13 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crate::connection::Session;
+use crate::connection::broadcast_lane::{BroadcastLane, Pushed};
+use crate::connection::shared::Phase;
+use crate::protocol::{CloseCode, Message};
 
-use crate::close::CloseCode;
-use crate::conn::DONE;
-use crate::message::Message;
-use crate::session::Session;
+/// Hub ids, unique in the process (a session's lane tells its hubs apart by them).
+static NEXT_HUB: AtomicU64 = AtomicU64::new(1);
 
 /// What a hub does with a message for a member whose queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +61,10 @@ pub struct BroadcastStats {
 /// leave automatically when they close.
 ///
 /// Each member's queue holds `queue_capacity` messages (the server's [`Config`](crate::Config)),
-/// separate from its own outgoing queue, and shared by every hub it joins.
+/// separate from its own outgoing queue, and shared by every hub it joins, so that a member
+/// gets everything published to it in one order, across hubs. `DropOldest` only ever drops a
+/// message of its own hub: when a member's queue is full of other hubs' messages, the new one
+/// is dropped instead.
 ///
 /// ```no_run
 /// use syncws::{Broadcast, CloseCode, Config, Handler, Message, Server, Session, SlowConsumer};
@@ -87,6 +91,7 @@ pub struct Broadcast {
 }
 
 struct Hub {
+    id: u64,
     policy: SlowConsumer,
     members: Mutex<HashMap<u64, Member>>,
     published: AtomicU64,
@@ -99,9 +104,7 @@ struct Member {
     session: Session,
     /// Rooms joined; empty for a member that only gets messages published to all.
     rooms: Vec<String>,
-    lane: Sender<Arc<Message>>,
-    /// The same lane's receiving end, to drop the oldest message.
-    oldest: Receiver<Arc<Message>>,
+    lane: Arc<BroadcastLane>,
     dropped: u64,
 }
 
@@ -109,6 +112,7 @@ impl Broadcast {
     /// An empty hub with `policy` for slow members.
     pub fn new(policy: SlowConsumer) -> Self {
         let hub = Hub {
+            id: NEXT_HUB.fetch_add(1, Ordering::Relaxed),
             policy,
             members: Mutex::new(HashMap::new()),
             published: AtomicU64::new(0),
@@ -130,16 +134,16 @@ impl Broadcast {
         self.add(session, Some(room));
     }
 
+    /// Joining never blocks, and a member that joins (or changes rooms) again and again costs
+    /// nothing more: its one end hook per hub is registered once.
     fn add(&self, session: &Session, room: Option<&str>) {
         let conn = session.conn();
-        let (lane, oldest) = session.broadcast_lane();
         {
             let mut members = self.lock();
             let member = members.entry(session.id()).or_insert_with(|| Member {
                 session: session.clone(),
                 rooms: Vec::new(),
-                lane,
-                oldest,
+                lane: conn.broadcast_lane(),
                 dropped: 0,
             });
             if let Some(room) = room {
@@ -150,13 +154,16 @@ impl Broadcast {
         }
         let hub: Weak<Hub> = Arc::downgrade(&self.hub);
         let id = session.id();
-        conn.on_end(Box::new(move || {
-            if let Some(hub) = hub.upgrade() {
-                hub.members.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-            }
-        }));
+        conn.on_end(
+            self.hub.id,
+            Box::new(move || {
+                if let Some(hub) = hub.upgrade() {
+                    hub.members.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                }
+            }),
+        );
         // A session that closed while joining has already run its hooks.
-        if conn.phase() >= DONE {
+        if conn.phase() >= Phase::Done {
             self.leave(session);
         }
     }
@@ -212,23 +219,22 @@ impl Broadcast {
         let message = Arc::new(message);
         let mut done = Published::default();
         let policy = self.hub.policy;
+        let hub_id = self.hub.id;
         let mut members = self.lock();
         members.retain(|_, m| {
             if room.is_some_and(|room| !m.rooms.iter().any(|r| r == room)) {
                 return true;
             }
-            match m.lane.try_send(message.clone()) {
-                Ok(()) => done.queued += 1,
-                Err(TrySendError::Disconnected(_)) => return false,
-                Err(TrySendError::Full(msg)) => match policy {
-                    SlowConsumer::DropNewest => m.note_drop(&mut done, "newest"),
-                    SlowConsumer::DropOldest => {
-                        let _ = m.oldest.try_recv();
-                        m.note_drop(&mut done, "oldest");
-                        if m.lane.try_send(msg).is_ok() {
-                            done.queued += 1;
-                        }
-                    }
+            let drop_oldest = policy == SlowConsumer::DropOldest;
+            match m.lane.push(hub_id, &message, drop_oldest) {
+                Pushed::Queued => done.queued += 1,
+                Pushed::QueuedDroppingOldest => {
+                    m.note_drop(&mut done, "oldest");
+                    done.queued += 1;
+                }
+                Pushed::Closed => return false,
+                Pushed::Full => match policy {
+                    SlowConsumer::DropNewest | SlowConsumer::DropOldest => m.note_drop(&mut done, "newest"),
                     SlowConsumer::Disconnect(code) => {
                         log::warn!(
                             "{}: broadcast queue full, disconnecting with {code}",
@@ -240,7 +246,7 @@ impl Broadcast {
                     }
                 },
             }
-            m.session.conn().phase() < DONE
+            m.session.conn().phase() < Phase::Done
         });
         drop(members);
         let h = &self.hub;
@@ -271,5 +277,76 @@ impl fmt::Debug for Broadcast {
             .field("members", &self.len())
             .field("stats", &self.stats())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::connection::shared::{CTRL_CAPACITY, Ctrl};
+    use crate::connection::testing;
+    use crate::server::Config;
+
+    #[test]
+    fn joining_again_and_again_registers_one_end_hook_per_hub() {
+        let f = testing::session(Config::default().settings());
+        let hub = Broadcast::new(SlowConsumer::DropNewest);
+        let other = Broadcast::new(SlowConsumer::DropNewest);
+        for i in 0..1000 {
+            hub.join(&f.session);
+            hub.join_room(&f.session, &format!("room{}", i % 3));
+            hub.leave_room(&f.session, &format!("room{}", i % 3));
+            if i % 10 == 0 {
+                hub.leave(&f.session);
+            }
+        }
+        other.join(&f.session);
+        other.join(&f.session);
+        assert_eq!(f.conn.end_hooks(), 2, "one hook per hub, however often the session joins");
+        assert_eq!((hub.len(), other.len()), (1, 1));
+        f.conn.run_end_hooks();
+        assert_eq!((hub.len(), other.len()), (0, 0), "the hooks still remove the member");
+    }
+
+    #[test]
+    fn drop_oldest_never_drops_another_hubs_message() {
+        let f = testing::session(Config::default().queue_capacity(2).settings());
+        let a = Broadcast::new(SlowConsumer::DropOldest);
+        let b = Broadcast::new(SlowConsumer::DropNewest);
+        a.join(&f.session);
+        b.join(&f.session);
+        b.publish("b1");
+        b.publish("b2");
+        let published = a.publish("a1");
+        assert_eq!((published.queued, published.dropped), (0, 1), "a1 itself is dropped");
+        let lane = f.conn.broadcast_lane();
+        assert_eq!(lane.pop().as_deref(), Some(&Message::from("b1")));
+        assert_eq!(lane.pop().as_deref(), Some(&Message::from("b2")));
+        // With one of its own waiting, hub A drops its own oldest.
+        a.publish("a2");
+        a.publish("a3");
+        a.publish("a4");
+        assert_eq!(lane.pop().as_deref(), Some(&Message::from("a3")));
+        assert_eq!(lane.pop().as_deref(), Some(&Message::from("a4")));
+    }
+
+    #[test]
+    fn joining_never_waits_for_a_stuck_write_loop() {
+        let f = testing::session(Config::default().settings());
+        // Nobody drains the control lane: a write loop stuck on a peer that does not read.
+        for _ in 0..CTRL_CAPACITY {
+            f.conn.ctrl_tx.try_send(Ctrl::Flush).unwrap();
+        }
+        let hub = Broadcast::new(SlowConsumer::DropNewest);
+        let (done_tx, done) = crossbeam_channel::bounded(1);
+        let (h, s) = (hub.clone(), f.session.clone());
+        std::thread::spawn(move || {
+            h.join(&s);
+            let _ = done_tx.send(());
+        });
+        assert!(done.recv_timeout(Duration::from_secs(5)).is_ok(), "join blocked on the full control lane");
+        assert_eq!(hub.publish("hi").queued, 1);
     }
 }

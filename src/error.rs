@@ -3,9 +3,9 @@
 use std::fmt;
 use std::io;
 
-use crate::close::CloseCode;
-use crate::extension::ExtensionError;
-use crate::message::Message;
+pub use crate::protocol::ProtocolError;
+use crate::protocol::rules::Broken;
+use crate::protocol::{CloseCode, Message, WireError};
 
 /// Result alias used throughout syncws.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -54,30 +54,6 @@ pub enum Error {
     NoConverter,
 }
 
-/// The ways a peer can break the WebSocket framing rules (RFC 6455 §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ProtocolError {
-    /// A client frame arrived without a mask.
-    UnmaskedFrame,
-    /// A reserved bit (RSV1-3) was set that no negotiated extension claims.
-    ReservedBits,
-    /// A reserved opcode was used.
-    BadOpcode(u8),
-    /// A control frame was fragmented.
-    FragmentedControl,
-    /// A control frame carried more than 125 bytes.
-    ControlTooLong,
-    /// A continuation frame arrived with no message in progress.
-    UnexpectedContinuation,
-    /// A new data frame arrived while a fragmented message was in progress.
-    ExpectedContinuation,
-    /// A close frame carried a one-byte payload.
-    BadClosePayload,
-    /// A close frame carried a code that may not be sent on the wire.
-    InvalidCloseCode(u16),
-}
-
 impl Error {
     /// The close code the server sends when this error ends a connection.
     ///
@@ -123,25 +99,43 @@ impl fmt::Display for Error {
     }
 }
 
-impl fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// Why an extension could not encode or decode a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExtensionError {
+    /// The incoming data is corrupt (close code 1007).
+    InvalidData(String),
+    /// The decoded message would exceed `max_message_size` (1009).
+    TooLarge {
+        /// The limit.
+        max: usize,
+    },
+    /// Anything else (1011).
+    Failed(String),
+}
+
+impl ExtensionError {
+    /// The close code a connection fails with.
+    pub fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::UnmaskedFrame => f.write_str("unmasked client frame"),
-            ProtocolError::ReservedBits => f.write_str("reserved bits set"),
-            ProtocolError::BadOpcode(op) => write!(f, "reserved opcode {op:#x}"),
-            ProtocolError::FragmentedControl => f.write_str("fragmented control frame"),
-            ProtocolError::ControlTooLong => f.write_str("control frame longer than 125 bytes"),
-            ProtocolError::UnexpectedContinuation => {
-                f.write_str("continuation frame without a message in progress")
-            }
-            ProtocolError::ExpectedContinuation => {
-                f.write_str("new data frame while a fragmented message is in progress")
-            }
-            ProtocolError::BadClosePayload => f.write_str("close frame with a 1-byte payload"),
-            ProtocolError::InvalidCloseCode(c) => write!(f, "close code {c} is not allowed"),
+            ExtensionError::InvalidData(_) => CloseCode::INVALID_PAYLOAD,
+            ExtensionError::TooLarge { .. } => CloseCode::TOO_BIG,
+            ExtensionError::Failed(_) => CloseCode::INTERNAL_ERROR,
         }
     }
 }
+
+impl fmt::Display for ExtensionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExtensionError::InvalidData(why) => write!(f, "invalid extension data: {why}"),
+            ExtensionError::TooLarge { max } => write!(f, "decoded message exceeds max_message_size {max}"),
+            ExtensionError::Failed(why) => write!(f, "extension failed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ExtensionError {}
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
@@ -153,8 +147,6 @@ impl std::error::Error for Error {
         }
     }
 }
-
-impl std::error::Error for ProtocolError {}
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
@@ -171,6 +163,25 @@ impl From<ConvertError> for Error {
 impl From<ExtensionError> for Error {
     fn from(e: ExtensionError) -> Self {
         Error::Extension(e)
+    }
+}
+
+impl From<WireError> for Error {
+    fn from(e: WireError) -> Self {
+        match e {
+            WireError::Io(e) => Error::Io(e),
+            WireError::Protocol(p) => Error::Protocol(p),
+            WireError::InvalidUtf8 => Error::InvalidUtf8,
+        }
+    }
+}
+
+impl From<Broken> for Error {
+    fn from(b: Broken) -> Self {
+        match b {
+            Broken::Protocol(p) => Error::Protocol(p),
+            Broken::TooLarge { size, max } => Error::FrameTooLarge { size, max },
+        }
     }
 }
 

@@ -43,65 +43,35 @@
 //! server.shutdown();
 //! # Ok::<(), syncws::Error>(())
 //! ```
-// The exceptions: `direct::send_nonblocking` (a `sendmsg` with `MSG_DONTWAIT`) and the SIMD
-// loops of `mask::simd`.
+// The exceptions: `connection::direct::send_nonblocking` (a `sendmsg` with `MSG_DONTWAIT`),
+// `server::poll::readable` (`poll(2)`) and the SIMD loops of `protocol::mask::simd`.
 #![deny(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
+// The layers, from the bottom up; each imports only from those above it in this list.
 mod broadcast;
-mod close;
-mod config;
-mod conn;
 mod connection;
-#[cfg(feature = "serde")]
-mod converter;
-#[cfg(feature = "deflate")]
-mod deflate;
-mod direct;
 mod error;
-mod extension;
-mod frame;
-mod frame_read;
-mod frame_write;
-mod handler;
+mod extensions;
 mod handshake;
-mod http;
-mod inbuf;
-mod mask;
-mod message;
-mod outgoing;
-mod reader;
-mod request;
-mod route;
+mod protocol;
 mod server;
-mod session;
-mod sink;
-mod timer;
-mod utf8;
-mod writer;
 
 pub use crate::broadcast::{Broadcast, BroadcastStats, Published, SlowConsumer};
-pub use crate::close::{CloseCode, CloseReason};
-pub use crate::config::Config;
+pub use crate::connection::{Handler, Outgoing, RawHandler, Session};
+pub use crate::error::{ConvertError, Error, ExtensionError, ProtocolError, Result, SendError, TrySendError};
 #[cfg(feature = "serde")]
-pub use crate::converter::ContentConverter;
-#[cfg(feature = "json")]
-pub use crate::converter::JsonConverter;
+pub use crate::extensions::ContentConverter;
 #[cfg(feature = "deflate")]
-pub use crate::deflate::Deflate;
-pub use crate::error::{ConvertError, Error, ProtocolError, Result, SendError, TrySendError};
-pub use crate::extension::{
-    Accepted, Extension, ExtensionError, ExtensionOffer, MessageDecoder, MessageEncoder, RSV1, RSV2, RSV3,
+pub use crate::extensions::Deflate;
+#[cfg(feature = "json")]
+pub use crate::extensions::JsonConverter;
+pub use crate::extensions::{
+    Accepted, Extension, ExtensionOffer, MessageDecoder, MessageEncoder, RSV1, RSV2, RSV3,
 };
-pub use crate::frame::{Frame, Opcode};
-pub use crate::handler::{Handler, RawHandler};
-pub use crate::http::HttpResponse;
-pub use crate::message::Message;
-pub use crate::outgoing::Outgoing;
-pub use crate::request::Request;
-pub use crate::route::Route;
-pub use crate::server::{Server, ServerHandle};
-pub use crate::session::Session;
+pub use crate::handshake::{HttpResponse, Request};
+pub use crate::protocol::{CloseCode, CloseReason, Frame, Message, Opcode};
+pub use crate::server::{Config, Route, Server, ServerHandle};
 
 /// The README's examples, compiled as doc tests.
 #[cfg(doctest)]

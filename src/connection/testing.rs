@@ -1,0 +1,42 @@
+//! Unit-test fixtures: a session over a real loopback socket, with no threads of its own.
+
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+
+use super::outgoing::Outbound;
+use super::session::{Session, SessionInfo};
+use super::settings::Settings;
+use super::shared::{Conn, Ctrl};
+use super::timer::Timer;
+use crate::handshake::Request;
+
+/// A session in the open phase. Nothing drains its control lane or outgoing queue, as if its
+/// write loop were stuck.
+pub(crate) struct Fixture {
+    pub(crate) session: Session,
+    pub(crate) conn: Arc<Conn>,
+    /// Kept open for the fixture's life: both sockets, the lanes' receiving ends, the timer.
+    _keep: (Arc<TcpStream>, TcpStream, Receiver<Ctrl>, Receiver<Outbound>, Timer),
+}
+
+/// A fixture with `settings`.
+pub(crate) fn session(settings: Settings) -> Fixture {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, peer) = listener.accept().unwrap();
+    let server_socket = Arc::new(server);
+    let timer = Timer::start("test-timer").unwrap();
+    let settings = Arc::new(settings);
+    let queue = timer.queue().clone();
+    let (conn, ctrl) = Conn::new(1, peer, &server_socket, settings.clone(), queue.clock(), queue);
+    let conn = Arc::new(conn);
+    conn.advance(super::shared::Phase::Open);
+    let (out_tx, out) = crossbeam_channel::bounded(settings.queue_capacity);
+    let (_in_tx, in_rx) = crossbeam_channel::bounded(0);
+    let request = Request { remote_addr: peer, path: "/".to_owned(), query: None, headers: Vec::new() };
+    let info = SessionInfo { request, protocol: None, extensions: String::new(), raw: false };
+    let session = Session::new(conn.clone(), info, out_tx, in_rx);
+    Fixture { session, conn, _keep: (server_socket, client, ctrl, out, timer) }
+}

@@ -1,0 +1,349 @@
+//! The write loop: it writes everything that cannot be written directly by a sender (see
+//! `direct`): control frames, queued messages, broadcasts, extension-encoded and masked frames.
+//! Control frames go first; everything queued is batched into as few `write`s as possible.
+
+use std::borrow::Cow;
+use std::io;
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, RecvError, select};
+use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+
+use super::broadcast_lane::BroadcastLane;
+use super::outgoing::Outbound;
+use super::shared::{Conn, Ctrl, Cut};
+use crate::extensions::MessageEncoder;
+use crate::protocol::close::{close_payload, parse_close};
+use crate::protocol::mask::{MaskSource, apply_mask};
+use crate::protocol::write::{COPY_LIMIT, encode_frame, encode_header, write_two};
+use crate::protocol::{CloseCode, Frame, Message, Opcode};
+
+/// Bytes gathered before a batch is written.
+const BATCH: usize = 64 * 1024;
+/// A batch buffer that grew past this is given back after use.
+const KEEP: usize = 16 * 1024;
+
+/// Stack of the write loop thread: it only encodes frames.
+pub(crate) const WRITER_STACK: usize = 64 * 1024;
+/// Stack of a write loop that runs extension encoders (deflate builds its large state on a
+/// thread of its own, but compressing still needs more stack than framing; unoptimized builds
+/// of miniz_oxide need several times more).
+pub(crate) const WRITER_STACK_WITH_EXTENSIONS: usize =
+    if cfg!(debug_assertions) { 512 * 1024 } else { 128 * 1024 };
+
+fn owned(payload: Cow<'_, [u8]>) -> Option<Vec<u8>> {
+    match payload {
+        Cow::Owned(v) => Some(v),
+        Cow::Borrowed(_) => None,
+    }
+}
+
+/// Why an item stopped the loop.
+enum Flow {
+    Go,
+    Stop,
+}
+
+/// What woke the write loop.
+enum Wake {
+    Ctrl(Result<Ctrl, RecvError>),
+    Data(Result<Outbound, RecvError>),
+    /// The broadcast lane's bell.
+    Shared,
+}
+
+struct Writer {
+    stream: Arc<TcpStream>,
+    conn: Arc<Conn>,
+    out: Vec<u8>,
+    masks: Option<MaskSource>,
+    /// The negotiated extensions' encoders, applied in order.
+    encoders: Vec<Box<dyn MessageEncoder>>,
+    /// The broadcast lane, once the session joins a hub, and its bell (`never()` until then).
+    lane: Option<Arc<BroadcastLane>>,
+    bell: Receiver<()>,
+    /// Items taken from the outgoing queue in this batch (uncounted once written).
+    taken: usize,
+}
+
+/// The channels a write loop serves.
+pub(crate) struct Lanes {
+    /// Control frames and commands, served first.
+    pub(crate) ctrl: Receiver<Ctrl>,
+    /// The session's outgoing queue.
+    pub(crate) data: Receiver<Outbound>,
+}
+
+/// Runs the write loop until a close frame is written, the connection is aborted, or writing
+/// fails.
+pub(crate) fn run(
+    stream: Arc<TcpStream>,
+    conn: Arc<Conn>,
+    lanes: Lanes,
+    encoders: Vec<Box<dyn MessageEncoder>>,
+) {
+    let Lanes { ctrl, data } = lanes;
+    let masks = conn
+        .settings
+        .mask_outgoing
+        .then(|| MaskSource::new(conn.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ conn.created_ms));
+    let bell = crossbeam_channel::never();
+    let mut w = Writer { stream, conn, out: Vec::new(), masks, encoders, lane: None, bell, taken: 0 };
+    if let Err(e) = w.serve(&ctrl, &data) {
+        log::debug!("{}: write loop ended: {e}", w.conn.peer);
+        w.conn.cut(Cut::WriteFailed);
+    }
+    if let Some(lane) = w.conn.broadcast_lane_if_any() {
+        lane.close();
+    }
+}
+
+impl Writer {
+    fn serve(&mut self, ctrl: &Receiver<Ctrl>, data: &Receiver<Outbound>) -> io::Result<()> {
+        loop {
+            // Broadcast messages arrive on a lane of their own once the session joins a hub.
+            if self.lane.is_none() {
+                if let Some(lane) = self.conn.broadcast_lane_if_any() {
+                    self.bell = lane.bell().clone();
+                    self.lane = Some(lane.clone());
+                }
+            }
+            let wake = select! {
+                recv(ctrl) -> c => Wake::Ctrl(c),
+                recv(data) -> item => Wake::Data(item),
+                recv(self.bell) -> _ => Wake::Shared,
+            };
+            // The batch is written holding the wire, after what a direct write left unsent.
+            let conn = Arc::clone(&self.conn);
+            let mut pending = conn.wire.lock().unwrap_or_else(|e| e.into_inner());
+            if !pending.is_empty() {
+                write_out(&self.stream, &self.conn, &pending, &[])?;
+                pending.clear();
+            }
+            let flow = self.batch(wake, ctrl, data)?;
+            self.conn.note_unqueued(std::mem::take(&mut self.taken));
+            drop(pending);
+            if let Flow::Stop = flow {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Serves what woke the loop and whatever else is queued, then writes the batch.
+    fn batch(&mut self, wake: Wake, ctrl: &Receiver<Ctrl>, data: &Receiver<Outbound>) -> io::Result<Flow> {
+        let flow = match wake {
+            Wake::Ctrl(Ok(c)) => self.control(c)?,
+            // Control frames queued before this item go first.
+            Wake::Data(Ok(item)) => match self.drain_control(ctrl)? {
+                Flow::Go => self.item(item)?,
+                stop => stop,
+            },
+            Wake::Shared => match self.drain_control(ctrl)? {
+                Flow::Go => match self.next_shared() {
+                    Some(m) => self.shared(&m)?,
+                    None => Flow::Go,
+                },
+                stop => stop,
+            },
+            Wake::Ctrl(Err(_)) | Wake::Data(Err(_)) => Flow::Stop,
+        };
+        if let Flow::Stop = flow {
+            return Ok(Flow::Stop);
+        }
+        // Gather whatever else is queued, control first, into this batch.
+        while self.out.len() < BATCH {
+            let flow = if let Ok(c) = ctrl.try_recv() {
+                self.control(c)?
+            } else if let Ok(item) = data.try_recv() {
+                self.item(item)?
+            } else if let Some(m) = self.next_shared() {
+                self.shared(&m)?
+            } else {
+                break;
+            };
+            if let Flow::Stop = flow {
+                return Ok(Flow::Stop);
+            }
+        }
+        if self.conn.close_pending() {
+            self.send_close(data)?;
+            return Ok(Flow::Stop);
+        }
+        self.flush()?;
+        if let Some(lane) = &self.lane {
+            lane.ring_if_waiting();
+        }
+        Ok(Flow::Go)
+    }
+
+    fn drain_control(&mut self, ctrl: &Receiver<Ctrl>) -> io::Result<Flow> {
+        while let Ok(c) = ctrl.try_recv() {
+            if let Flow::Stop = self.control(c)? {
+                return Ok(Flow::Stop);
+            }
+        }
+        Ok(Flow::Go)
+    }
+
+    fn control(&mut self, c: Ctrl) -> io::Result<Flow> {
+        let (op, payload) = match c {
+            // Pings and pongs are counted in `Conn::queued` like data.
+            Ctrl::Ping(p) => {
+                self.taken += 1;
+                (Control::Ping, p)
+            }
+            Ctrl::Pong(p) => {
+                self.taken += 1;
+                (Control::Pong, p)
+            }
+            // Handled after the batch, once data is drained.
+            Ctrl::Close | Ctrl::Flush => return Ok(Flow::Go),
+            Ctrl::Abort => return Ok(Flow::Stop),
+        };
+        encode_frame(&mut self.out, OpCode::Control(op), true, 0, &payload, self.masks.as_mut());
+        Ok(Flow::Go)
+    }
+
+    fn item(&mut self, item: Outbound) -> io::Result<Flow> {
+        self.taken += 1;
+        match item {
+            Outbound::Message(m) => {
+                let text = m.is_text();
+                if let Some(buf) = self.data_frame(text, Cow::Owned(m.into_bytes()))? {
+                    self.conn.recycle(buf);
+                }
+                Ok(Flow::Go)
+            }
+            Outbound::Frame(f) => self.raw_frame(f),
+        }
+    }
+
+    /// The next broadcast message, if one waits.
+    fn next_shared(&self) -> Option<Arc<Message>> {
+        self.lane.as_ref().and_then(|l| l.pop())
+    }
+
+    fn shared(&mut self, m: &Message) -> io::Result<Flow> {
+        self.data_frame(m.is_text(), Cow::Borrowed(m.as_bytes()))?;
+        Ok(Flow::Go)
+    }
+
+    /// A whole message as one frame, through the negotiated extensions. Returns the payload's
+    /// buffer when it owned one.
+    fn data_frame(&mut self, text: bool, mut payload: Cow<'_, [u8]>) -> io::Result<Option<Vec<u8>>> {
+        let mut rsv = 0;
+        if !self.encoders.is_empty() {
+            let mut owned = payload.into_owned();
+            for encoder in &mut self.encoders {
+                match encoder.encode(&mut owned, text) {
+                    Ok(bits) => rsv |= bits,
+                    Err(e) => {
+                        // The message cannot be sent; the connection closes with the
+                        // extension's code once what is queued has been flushed.
+                        log::warn!("{}: extension failed to encode a message: {e}", self.conn.peer);
+                        self.conn.request_close(e.close_code(), &e.to_string());
+                        return Ok(None);
+                    }
+                }
+            }
+            payload = Cow::Owned(owned);
+        }
+        let op = OpCode::Data(if text { Data::Text } else { Data::Binary });
+        self.frame_out(op, true, rsv, payload)
+    }
+
+    /// A frame from a raw route, as given; a close frame ends the write loop.
+    fn raw_frame(&mut self, f: Frame) -> io::Result<Flow> {
+        let close = (f.opcode == Opcode::Close)
+            .then(|| parse_close(&f.payload).unwrap_or((CloseCode::NO_STATUS, String::new())));
+        self.frame_out(f.opcode.to_wire(), f.fin, f.rsv, Cow::Owned(f.payload))?;
+        let Some(close) = close else {
+            return Ok(Flow::Go);
+        };
+        self.flush()?;
+        let _ = self.stream.shutdown(Shutdown::Write);
+        self.conn.note_raw_close_sent(close);
+        Ok(Flow::Stop)
+    }
+
+    /// Encodes a frame into the batch, or writes a large payload straight from where it is.
+    /// Returns the payload's buffer when it owned one.
+    fn frame_out(
+        &mut self,
+        op: OpCode,
+        fin: bool,
+        rsv: u8,
+        payload: Cow<'_, [u8]>,
+    ) -> io::Result<Option<Vec<u8>>> {
+        if payload.len() < COPY_LIMIT {
+            encode_frame(&mut self.out, op, fin, rsv, &payload, self.masks.as_mut());
+            return Ok(owned(payload));
+        }
+        let mask = self.masks.as_mut().map(MaskSource::next_mask);
+        encode_header(&mut self.out, op, fin, rsv, payload.len(), mask);
+        let payload = match mask {
+            Some(mask) => {
+                let mut owned = payload.into_owned();
+                apply_mask(&mut owned, mask, 0);
+                Cow::Owned(owned)
+            }
+            None => payload,
+        };
+        write_out(&self.stream, &self.conn, &self.out, &payload)?;
+        self.clear();
+        Ok(owned(payload))
+    }
+
+    /// Sends everything still queued, then the requested close frame, then half-closes TCP.
+    fn send_close(&mut self, data: &Receiver<Outbound>) -> io::Result<()> {
+        while let Ok(item) = data.try_recv() {
+            if let Flow::Stop = self.item(item)? {
+                return Ok(());
+            }
+            if self.out.len() >= BATCH {
+                self.flush()?;
+            }
+        }
+        if let Some((code, reason)) = self.conn.closing.take_for_sending() {
+            // A peer close without a code is answered without one.
+            let payload = close_payload(code, &reason);
+            encode_frame(
+                &mut self.out,
+                OpCode::Control(Control::Close),
+                true,
+                0,
+                &payload,
+                self.masks.as_mut(),
+            );
+        }
+        self.flush()?;
+        // RFC 6455 §7.1.1: the server closes TCP first; FIN follows our close frame.
+        let _ = self.stream.shutdown(Shutdown::Write);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.out.is_empty() {
+            write_out(&self.stream, &self.conn, &self.out, &[])?;
+            self.clear();
+        }
+        Ok(())
+    }
+
+    fn clear(&mut self) {
+        self.out.clear();
+        if self.out.capacity() > KEEP {
+            self.out.shrink_to(KEEP);
+        }
+    }
+}
+
+/// Writes `head` then `body` (vectored, so a large body is not copied), blocking until all are
+/// written, with the write's start on record for the timer (a peer that stops reading).
+fn write_out(stream: &TcpStream, conn: &Conn, head: &[u8], body: &[u8]) -> io::Result<()> {
+    conn.set_writing(Some(conn.now_ms()));
+    let written = write_two(&mut &*stream, head, body);
+    conn.set_writing(None);
+    written
+}

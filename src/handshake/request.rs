@@ -1,0 +1,79 @@
+//! What a session knows of the HTTP request that opened it (Ktor's `call`).
+
+use std::net::SocketAddr;
+
+use tungstenite::handshake::server::Request as HttpRequest;
+
+/// The upgrade request of a session: remote address, path, query and headers.
+///
+/// ```no_run
+/// # fn f(session: &syncws::Session) {
+/// let req = session.request();
+/// println!("{} asked for {}?{}", req.remote_addr(), req.path(), req.query().unwrap_or(""));
+/// let agent = req.header("user-agent").unwrap_or("unknown");
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub(crate) remote_addr: SocketAddr,
+    pub(crate) path: String,
+    pub(crate) query: Option<String>,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+impl Request {
+    /// What a session keeps of a parsed request head.
+    pub(crate) fn from_http(req: &HttpRequest, remote_addr: SocketAddr) -> Request {
+        Request {
+            remote_addr,
+            path: req.uri().path().to_owned(),
+            query: req.uri().query().map(str::to_owned),
+            headers: req
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect(),
+        }
+    }
+
+    /// The client's address.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.remote_addr
+    }
+
+    /// The request path, without the query string.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query string (after `?`), if any.
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+
+    /// The first value of header `name` (compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Every header as `(name, value)`, in the order they were sent; names are lower case.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Every value of a header that may be repeated or comma-separated (such as
+    /// `Sec-WebSocket-Protocol`), trimmed.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Every value of header `name` (each header line whole, in order).
+    pub(crate) fn header_values_raw<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.headers.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}

@@ -1,0 +1,225 @@
+//! Server options: Ktor's WebSockets options plus what an embedded server needs.
+
+use std::time::Duration;
+
+use crate::connection::settings::Settings;
+use crate::protocol::rules::{FrameRules, IncomingMasks};
+
+/// Server configuration. Start from [`Config::default`] and chain setters.
+///
+/// ```
+/// use std::time::Duration;
+/// use syncws::Config;
+/// let config = Config::default()
+///     .ping_period(Some(Duration::from_secs(10)))
+///     .timeout(Duration::from_secs(5))
+///     .max_message_size(64 * 1024)
+///     .max_connections(32);
+/// assert_eq!(config.get_max_connections(), 32);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    pub(crate) ping_period: Option<Duration>,
+    pub(crate) timeout: Duration,
+    pub(crate) max_frame_size: usize,
+    pub(crate) max_message_size: usize,
+    pub(crate) masking: bool,
+    pub(crate) accept_unmasked_frames: bool,
+    pub(crate) max_connections: usize,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) close_timeout: Duration,
+    pub(crate) queue_capacity: usize,
+    pub(crate) stack_size: usize,
+    pub(crate) nodelay: bool,
+    pub(crate) direct_writes: bool,
+    pub(crate) read_buffer_size: usize,
+    pub(crate) max_request_size: usize,
+    pub(crate) allowed_origins: Option<Vec<String>>,
+    #[cfg(feature = "serde")]
+    pub(crate) converter: Option<std::sync::Arc<dyn crate::extensions::ContentConverter>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ping_period: Some(Duration::from_secs(30)),
+            timeout: Duration::from_secs(15),
+            max_frame_size: 1 << 20,
+            max_message_size: 1 << 20,
+            masking: false,
+            accept_unmasked_frames: false,
+            max_connections: 1024,
+            handshake_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+            queue_capacity: 64,
+            stack_size: 128 * 1024,
+            nodelay: true,
+            direct_writes: true,
+            read_buffer_size: 4 * 1024,
+            max_request_size: 8 * 1024,
+            allowed_origins: None,
+            #[cfg(feature = "serde")]
+            converter: None,
+        }
+    }
+}
+
+impl Config {
+    /// Time between the pings the server sends on each connection (Ktor's `pingPeriod`).
+    /// `None` disables pings, and with them dead-peer detection. Defaults to 30 s.
+    pub fn ping_period(mut self, period: Option<Duration>) -> Self {
+        self.ping_period = period;
+        self
+    }
+
+    /// How long a peer may stay silent after a ping before the connection is dropped
+    /// (Ktor's `timeout`). A dead peer is detected within `ping_period + timeout`.
+    /// Defaults to 15 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Largest frame payload accepted (Ktor's `maxFrameSize`); a larger frame closes the
+    /// connection with 1009. Defaults to 1 MiB.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Largest reassembled message accepted; a larger one closes with 1009. Memory is only
+    /// allocated as a message's bytes arrive. Defaults to 1 MiB.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Whether the server masks the frames it sends (Ktor's `masking`). RFC 6455 servers do
+    /// not. Defaults to `false`.
+    pub fn masking(mut self, on: bool) -> Self {
+        self.masking = on;
+        self
+    }
+
+    /// Whether unmasked client frames are accepted instead of closing with 1002 as RFC 6455
+    /// requires. Defaults to `false`.
+    pub fn accept_unmasked_frames(mut self, on: bool) -> Self {
+        self.accept_unmasked_frames = on;
+        self
+    }
+
+    /// Most connections served at once, handshakes included; one more gets HTTP 503.
+    /// Defaults to 1024.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// Time a client has to send its whole HTTP upgrade request; after it the client gets
+    /// HTTP 408 and is disconnected. Defaults to 10 s.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Time the peer has to answer our close frame before TCP is dropped. Defaults to 5 s.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Capacity, in messages, of each session's outgoing queue (and of `incoming()` on channel
+    /// routes). A full queue blocks `send` and fails `try_send`. Defaults to 64.
+    pub fn queue_capacity(mut self, messages: usize) -> Self {
+        self.queue_capacity = messages.max(1);
+        self
+    }
+
+    /// Stack size of the connection thread, which runs the handler. The write loop thread uses
+    /// a fixed small stack. Defaults to 128 KiB.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// Whether a sender may write its message to the socket itself, without waking the
+    /// connection's write loop, when nothing is queued ahead of it and the socket takes the
+    /// frame at once (a non-blocking write; the write loop finishes what the socket did not
+    /// take). Order is kept either way. It saves a thread hand-off per message, the largest
+    /// cost of small echoes; connections with extensions (deflate) or masking always use the
+    /// write loop. Linux only. Defaults to `true`.
+    pub fn direct_writes(mut self, on: bool) -> Self {
+        self.direct_writes = on;
+        self
+    }
+
+    /// Whether `TCP_NODELAY` is set on accepted sockets. Defaults to `true`.
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.nodelay = on;
+        self
+    }
+
+    /// Initial size of each connection's read buffer; it grows only while a large header is
+    /// being read. Defaults to 4 KiB.
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes.max(256);
+        self
+    }
+
+    /// Largest HTTP request head accepted in the handshake; a larger one gets HTTP 431.
+    /// Defaults to 8 KiB.
+    pub fn max_request_size(mut self, bytes: usize) -> Self {
+        self.max_request_size = bytes.max(256);
+        self
+    }
+
+    /// Origins allowed to connect (the `Origin` header, compared case-insensitively); others
+    /// get HTTP 403. Requests without `Origin` (non-browser clients) are allowed. `None`, the
+    /// default, allows every origin.
+    pub fn allowed_origins<I, S>(mut self, origins: Option<I>) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_origins = origins.map(|o| o.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The converter behind [`Session::send_serialized`](crate::Session::send_serialized) and
+    /// [`Session::deserialize`](crate::Session::deserialize) (Ktor's `contentConverter`),
+    /// such as `JsonConverter` (feature `json`). Defaults to none.
+    #[cfg(feature = "serde")]
+    pub fn content_converter(
+        mut self,
+        converter: impl crate::extensions::ContentConverter + 'static,
+    ) -> Self {
+        self.converter = Some(std::sync::Arc::new(converter));
+        self
+    }
+
+    /// The configured connection limit.
+    pub fn get_max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    /// What each connection of the server needs to know.
+    pub(crate) fn settings(&self) -> Settings {
+        let masks = if self.accept_unmasked_frames { IncomingMasks::Either } else { IncomingMasks::Required };
+        Settings {
+            rules: FrameRules { masks, max_frame_size: self.max_frame_size },
+            max_message_size: self.max_message_size,
+            mask_outgoing: self.masking,
+            queue_capacity: self.queue_capacity,
+            direct_writes: self.direct_writes,
+            read_buffer_size: self.read_buffer_size,
+            handler_stack_size: self.stack_size,
+            ping_period: self.ping_period,
+            timeout: self.timeout,
+            handshake_timeout: self.handshake_timeout,
+            close_timeout: self.close_timeout,
+            #[cfg(feature = "serde")]
+            converter: self.converter.clone(),
+        }
+    }
+}

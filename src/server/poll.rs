@@ -1,0 +1,26 @@
+//! Waiting on several sockets at once with `poll(2)`, so that blocking threads can be woken
+//! (the listener at shutdown) and one thread can serve many lingering sockets.
+
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// Waits until one of `fds` is readable (or closed, or failed), at most `timeout_ms`
+/// milliseconds (`None`: no limit). Returns, for each, whether it is ready.
+#[allow(unsafe_code)]
+pub(crate) fn readable(fds: &[&dyn AsRawFd], timeout_ms: Option<u64>) -> io::Result<Vec<bool>> {
+    let mut polls: Vec<libc::pollfd> =
+        fds.iter().map(|f| libc::pollfd { fd: f.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
+    let timeout = timeout_ms.map_or(-1, |ms| ms.min(i32::MAX as u64) as i32);
+    loop {
+        // SAFETY: `polls` is a live, writable array of `polls.len()` pollfd structs, each naming
+        // a descriptor its owner keeps open for the call.
+        let n = unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, timeout) };
+        if n >= 0 {
+            return Ok(polls.iter().map(|p| p.revents != 0).collect());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
