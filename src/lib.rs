@@ -69,7 +69,7 @@ pub use crate::extensions::JsonConverter;
 pub use crate::extensions::{
     Accepted, Extension, ExtensionOffer, MessageDecoder, MessageEncoder, RSV1, RSV2, RSV3,
 };
-pub use crate::handshake::{HttpResponse, Request};
+pub use crate::handshake::{HttpResponse, InvalidHeader, Request};
 pub use crate::protocol::{CloseCode, CloseReason, Frame, Message, Opcode};
 pub use crate::server::{Config, Route, Server, ServerHandle};
 

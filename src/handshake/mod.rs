@@ -12,5 +12,5 @@ pub(crate) mod response;
 pub(crate) mod upgrade;
 
 pub use request::Request;
-pub use response::HttpResponse;
 pub(crate) use response::Rejection;
+pub use response::{HttpResponse, InvalidHeader};

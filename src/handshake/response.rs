@@ -16,12 +16,27 @@ pub struct HttpResponse {
     content_type: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// The `Connection` header: `close`, with the connection options of a refusal before it.
+    connection: &'static str,
 }
 
 impl HttpResponse {
     /// A response with `status`, a `Content-Type` and a body.
+    ///
+    /// # Panics
+    /// If `content_type` holds a control character such as CR or LF (see
+    /// [`try_header`](Self::try_header)).
     pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        HttpResponse { status, content_type: content_type.to_owned(), headers: Vec::new(), body: body.into() }
+        if let Err(e) = check_value(content_type) {
+            panic!("HttpResponse::new: Content-Type refused: {e}");
+        }
+        HttpResponse {
+            status,
+            content_type: content_type.to_owned(),
+            headers: Vec::new(),
+            body: body.into(),
+            connection: "close",
+        }
     }
 
     /// A `200 OK` response.
@@ -30,9 +45,51 @@ impl HttpResponse {
     }
 
     /// Adds a header line.
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_owned(), value.to_owned()));
-        self
+    ///
+    /// # Panics
+    /// If the header is refused (see [`try_header`](Self::try_header)): a name that is not an
+    /// HTTP token, a value with CR, LF or another control character, or a header syncws writes
+    /// itself. In an [`http_route`](crate::Server::http_route) handler the panic answers 500.
+    pub fn header(self, name: &str, value: &str) -> Self {
+        match self.try_header(name, value) {
+            Ok(response) => response,
+            Err(e) => panic!("HttpResponse::header: {e}"),
+        }
+    }
+
+    /// Adds a header line, or refuses it: use this for values that come from a request or
+    /// another untrusted source, where a CR or LF would inject headers of the caller's choice.
+    ///
+    /// ```
+    /// use syncws::{HttpResponse, InvalidHeader};
+    /// let page = HttpResponse::ok("text/plain", "hi");
+    /// let injected = page.clone().try_header("X-Name", "a\r\nSet-Cookie: evil=1");
+    /// assert_eq!(injected.unwrap_err(), InvalidHeader::Value("X-Name".to_owned()));
+    /// assert!(page.try_header("X-Name", "a b").is_ok());
+    /// ```
+    ///
+    /// # Errors
+    /// [`InvalidHeader`] for a name that is not an HTTP token, a value with a control character
+    /// other than tab (CR and LF included), or `Content-Length`, `Connection` and
+    /// `Transfer-Encoding`, which syncws writes itself. A `Content-Type` header replaces the
+    /// one given to [`new`](Self::new).
+    pub fn try_header(mut self, name: &str, value: &str) -> Result<Self, InvalidHeader> {
+        if name.is_empty() || !name.bytes().all(is_tchar) {
+            return Err(InvalidHeader::Name(name.escape_debug().to_string()));
+        }
+        if check_value(value).is_err() {
+            return Err(InvalidHeader::Value(name.to_owned()));
+        }
+        if ["content-length", "connection", "transfer-encoding"].iter().any(|r| name.eq_ignore_ascii_case(r))
+        {
+            return Err(InvalidHeader::Reserved(name.to_owned()));
+        }
+        if name.eq_ignore_ascii_case("content-type") {
+            self.content_type = value.to_owned();
+        } else {
+            self.headers.push((name.to_owned(), value.to_owned()));
+        }
+        Ok(self)
     }
 
     /// The status code.
@@ -43,11 +100,12 @@ impl HttpResponse {
     /// The whole response as sent: status line, headers, `Connection: close`, body.
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let mut head = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n",
             self.status,
             reason_phrase(self.status),
             self.content_type,
-            self.body.len()
+            self.body.len(),
+            self.connection,
         );
         for (k, v) in &self.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
@@ -67,6 +125,46 @@ impl fmt::Debug for HttpResponse {
             .field("body_len", &self.body.len())
             .finish()
     }
+}
+
+/// Why [`HttpResponse::try_header`] refused a header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidHeader {
+    /// The name is not an HTTP token (escaped for printing).
+    Name(String),
+    /// The value of this header holds CR, LF or another control character.
+    Value(String),
+    /// syncws writes this header itself.
+    Reserved(String),
+}
+
+impl fmt::Display for InvalidHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidHeader::Name(n) => write!(f, "header name \"{n}\" is not an HTTP token"),
+            InvalidHeader::Value(n) => {
+                write!(f, "the value of header {n} holds a control character (CR or LF?)")
+            }
+            InvalidHeader::Reserved(n) => write!(f, "header {n} is written by syncws itself"),
+        }
+    }
+}
+
+impl std::error::Error for InvalidHeader {}
+
+/// A token character (RFC 9110 §5.6.2).
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A field value: visible characters, spaces and tabs, and bytes above ASCII; no CR, LF, NUL
+/// or other control character (RFC 9110 §5.5).
+fn check_value(value: &str) -> Result<(), InvalidHeader> {
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(InvalidHeader::Value(String::new()));
+    }
+    Ok(())
 }
 
 /// The reason phrase of the status codes syncws sends.
@@ -96,11 +194,19 @@ pub(crate) struct Rejection {
     pub(crate) status: u16,
     pub(crate) why: &'static str,
     pub(crate) headers: Vec<(&'static str, &'static str)>,
+    /// Whether the answer names a protocol to upgrade to (426): `Upgrade: websocket`.
+    upgrade: bool,
 }
 
 impl Rejection {
     pub(crate) fn new(status: u16, why: &'static str) -> Self {
-        Rejection { status, why, headers: Vec::new() }
+        Rejection { status, why, headers: Vec::new(), upgrade: false }
+    }
+
+    /// Asks the client to upgrade to WebSocket (`Upgrade: websocket`, `Connection: Upgrade`).
+    pub(crate) fn upgrade_to_websocket(mut self) -> Self {
+        self.upgrade = true;
+        self.with("Upgrade", "websocket")
     }
 
     pub(crate) fn with(mut self, name: &'static str, value: &'static str) -> Self {
@@ -111,7 +217,14 @@ impl Rejection {
     /// The whole HTTP response: status line, headers and a one-line text body.
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let body = format!("{} {}: {}\n", self.status, reason_phrase(self.status), self.why);
-        let response = HttpResponse::new(self.status, "text/plain; charset=utf-8", body);
-        self.headers.iter().fold(response, |r, (k, v)| r.header(k, v)).to_bytes()
+        let mut response = HttpResponse::new(self.status, "text/plain; charset=utf-8", body);
+        for (name, value) in &self.headers {
+            response = response.header(name, value);
+        }
+        if self.upgrade {
+            // One Connection header: the Upgrade option (RFC 9110 §7.8) and our close.
+            response.connection = "Upgrade, close";
+        }
+        response.to_bytes()
     }
 }

@@ -15,9 +15,7 @@ pub(crate) fn wants_websocket(request: &Request) -> bool {
 
 /// The answer to a plain request on a path that only speaks WebSocket.
 pub(crate) fn upgrade_required() -> Rejection {
-    Rejection::new(426, "this path only speaks WebSocket")
-        .with("Upgrade", "websocket")
-        .with("Connection", "Upgrade")
+    Rejection::new(426, "this path only speaks WebSocket").upgrade_to_websocket()
 }
 
 /// Checks an upgrade request (headers, version, key, origin) and returns the

@@ -1,0 +1,52 @@
+//! Shutdown must end even when the process can open no new socket. Its own test binary: it
+//! lowers the process's file descriptor limit.
+
+mod support;
+
+use std::fs::File;
+use std::time::Duration;
+
+use support::start;
+use syncws::{Config, Server};
+
+/// Lowers the soft limit of open files to what is open now plus `spare`; returns the old one.
+#[allow(unsafe_code)]
+fn limit_open_files(spare: u64) -> libc::rlimit {
+    let open = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(64) as u64;
+    let mut old = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit read and write the rlimit structs passed by reference.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut old), 0);
+        let new = libc::rlimit { rlim_cur: open + spare, rlim_max: old.rlim_max };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &new), 0);
+    }
+    old
+}
+
+#[allow(unsafe_code)]
+fn restore_open_files(old: &libc::rlimit) {
+    // SAFETY: as above.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, old) };
+}
+
+#[test]
+fn shutdown_ends_when_no_socket_can_be_opened() {
+    let server = start(Server::new(Config::default()));
+    let old = limit_open_files(16);
+    // Use up every descriptor left (bounded by the limit just set).
+    let mut held = Vec::new();
+    while let Ok(f) = File::open("/dev/null") {
+        held.push(f);
+        assert!(held.len() < 100, "the limit did not take");
+    }
+    assert!(std::net::TcpStream::connect(server.local_addr()).is_err(), "no socket can be opened now");
+    let (done_tx, done) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let left = server.shutdown();
+        let _ = done_tx.send(left);
+    });
+    let ended = done.recv_timeout(Duration::from_secs(10));
+    drop(held);
+    restore_open_files(&old);
+    assert_eq!(ended, Ok(0), "shutdown did not return");
+}
