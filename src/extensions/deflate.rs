@@ -93,6 +93,16 @@ impl<T: Send + 'static> Pool<T> {
 }
 
 impl Deflate {
+    /// The compression level.
+    pub fn get_level(&self) -> u32 {
+        self.level
+    }
+
+    /// The size under which messages are sent uncompressed.
+    pub fn get_min_size(&self) -> usize {
+        self.min_size
+    }
+
     /// Compression level, 0 (store) to 9 (smallest, slowest). Defaults to 6.
     pub fn level(mut self, level: u32) -> Self {
         self.level = level.min(9);

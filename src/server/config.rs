@@ -198,9 +198,86 @@ impl Config {
         self
     }
 
+    // Getters: what a config holds (the `syncws-echo` help prints the defaults from them).
+
+    /// The ping period (`None`: no pings).
+    pub fn get_ping_period(&self) -> Option<Duration> {
+        self.ping_period
+    }
+
+    /// The silence allowed after a ping.
+    pub fn get_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The largest frame payload accepted.
+    pub fn get_max_frame_size(&self) -> usize {
+        self.max_frame_size
+    }
+
+    /// The largest message accepted.
+    pub fn get_max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+
+    /// Whether the server masks its frames.
+    pub fn get_masking(&self) -> bool {
+        self.masking
+    }
+
+    /// Whether unmasked client frames are accepted.
+    pub fn get_accept_unmasked_frames(&self) -> bool {
+        self.accept_unmasked_frames
+    }
+
     /// The configured connection limit.
     pub fn get_max_connections(&self) -> usize {
         self.max_connections
+    }
+
+    /// The time a client has for its upgrade request.
+    pub fn get_handshake_timeout(&self) -> Duration {
+        self.handshake_timeout
+    }
+
+    /// The time the peer has to answer a close frame.
+    pub fn get_close_timeout(&self) -> Duration {
+        self.close_timeout
+    }
+
+    /// The capacity of each outgoing queue, in messages.
+    pub fn get_queue_capacity(&self) -> usize {
+        self.queue_capacity
+    }
+
+    /// The stack size of connection threads.
+    pub fn get_stack_size(&self) -> usize {
+        self.stack_size
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn get_nodelay(&self) -> bool {
+        self.nodelay
+    }
+
+    /// Whether senders may write directly.
+    pub fn get_direct_writes(&self) -> bool {
+        self.direct_writes
+    }
+
+    /// The initial read buffer size.
+    pub fn get_read_buffer_size(&self) -> usize {
+        self.read_buffer_size
+    }
+
+    /// The largest request head accepted.
+    pub fn get_max_request_size(&self) -> usize {
+        self.max_request_size
+    }
+
+    /// The origins allowed to connect (`None`: any).
+    pub fn get_allowed_origins(&self) -> Option<&[String]> {
+        self.allowed_origins.as_deref()
     }
 
     /// What each connection of the server needs to know.

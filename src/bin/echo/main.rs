@@ -27,51 +27,51 @@ struct Args {
     /// log level: error, warn, info, debug, trace or off (default info)
     #[argh(option, default = "log::LevelFilter::Info")]
     log_level: log::LevelFilter,
-    /// time between pings, e.g. 30s or 500ms; 0 disables pings (default 30s)
-    #[argh(option, from_str_fn(parse_duration), default = "Duration::from_secs(30)")]
-    ping_period: Duration,
-    /// silence after a ping before the connection is dropped (default 15s)
-    #[argh(option, from_str_fn(parse_duration), default = "Duration::from_secs(15)")]
-    timeout: Duration,
-    /// largest frame payload accepted, in bytes (default 1048576)
-    #[argh(option, default = "1 << 20")]
-    max_frame_size: usize,
-    /// largest message accepted, in bytes (default 1048576)
-    #[argh(option, default = "1 << 20")]
-    max_message_size: usize,
+    /// time between pings, e.g. 30s or 500ms; 0 disables pings (default {ping-period})
+    #[argh(option, from_str_fn(parse_duration))]
+    ping_period: Option<Duration>,
+    /// silence after a ping before the connection is dropped (default {timeout})
+    #[argh(option, from_str_fn(parse_duration))]
+    timeout: Option<Duration>,
+    /// largest frame payload accepted, in bytes (default {max-frame-size})
+    #[argh(option)]
+    max_frame_size: Option<usize>,
+    /// largest message accepted, in bytes (default {max-message-size})
+    #[argh(option)]
+    max_message_size: Option<usize>,
     /// mask the frames the server sends
     #[argh(switch)]
     masking: bool,
     /// accept unmasked client frames instead of closing with 1002
     #[argh(switch)]
     accept_unmasked: bool,
-    /// most connections at once; more get HTTP 503 (default 1024)
-    #[argh(option, default = "1024")]
-    max_connections: usize,
-    /// time a client has to complete its upgrade request (default 10s)
-    #[argh(option, from_str_fn(parse_duration), default = "Duration::from_secs(10)")]
-    handshake_timeout: Duration,
-    /// time the peer has to answer a close frame (default 5s)
-    #[argh(option, from_str_fn(parse_duration), default = "Duration::from_secs(5)")]
-    close_timeout: Duration,
-    /// outgoing queue capacity per session, in messages (default 64)
-    #[argh(option, default = "64")]
-    queue_capacity: usize,
-    /// stack size of connection threads, in bytes (default 131072)
-    #[argh(option, default = "128 * 1024")]
-    stack_size: usize,
+    /// most connections at once; more get HTTP 503 (default {max-connections})
+    #[argh(option)]
+    max_connections: Option<usize>,
+    /// time a client has to complete its upgrade request (default {handshake-timeout})
+    #[argh(option, from_str_fn(parse_duration))]
+    handshake_timeout: Option<Duration>,
+    /// time the peer has to answer a close frame (default {close-timeout})
+    #[argh(option, from_str_fn(parse_duration))]
+    close_timeout: Option<Duration>,
+    /// outgoing queue capacity per session, in messages (default {queue-capacity})
+    #[argh(option)]
+    queue_capacity: Option<usize>,
+    /// stack size of connection threads, in bytes (default {stack-size})
+    #[argh(option)]
+    stack_size: Option<usize>,
     /// do not set TCP_NODELAY on connections
     #[argh(switch)]
     no_nodelay: bool,
     /// send every message through the write loop thread (no direct writes)
     #[argh(switch)]
     no_direct_writes: bool,
-    /// initial read buffer per connection, in bytes (default 4096)
-    #[argh(option, default = "4096")]
-    read_buffer_size: usize,
-    /// largest HTTP request head accepted, in bytes (default 8192)
-    #[argh(option, default = "8192")]
-    max_request_size: usize,
+    /// initial read buffer per connection, in bytes (default {read-buffer-size})
+    #[argh(option)]
+    read_buffer_size: Option<usize>,
+    /// largest HTTP request head accepted, in bytes (default {max-request-size})
+    #[argh(option)]
+    max_request_size: Option<usize>,
     /// origin allowed to connect (repeatable); without it every origin is allowed
     #[argh(option)]
     allowed_origin: Vec<String>,
@@ -84,18 +84,76 @@ struct Args {
     /// do not offer permessage-deflate
     #[argh(switch)]
     no_deflate: bool,
-    /// deflate compression level 0-9 (default 6)
-    #[argh(option, default = "6")]
-    deflate_level: u32,
-    /// messages shorter than this are sent uncompressed (default 64)
-    #[argh(option, default = "64")]
-    deflate_min_size: usize,
+    /// deflate compression level 0-9 (default {deflate-level})
+    #[argh(option)]
+    deflate_level: Option<u32>,
+    /// messages shorter than this are sent uncompressed (default {deflate-min-size})
+    #[argh(option)]
+    deflate_min_size: Option<usize>,
     /// compress each message on its own (no shared window between messages)
     #[argh(switch)]
     server_no_context_takeover: bool,
     /// ask clients to compress each message on its own
     #[argh(switch)]
     client_no_context_takeover: bool,
+}
+
+/// The defaults the help text shows, read from `Config::default()` and `Deflate::default()`
+/// (one source of truth), as `{flag}` placeholders and their values.
+fn defaults() -> Vec<(&'static str, String)> {
+    let c = Config::default();
+    let d = Deflate::default();
+    let ms = |d: Duration| format_duration(d);
+    vec![
+        ("{ping-period}", c.get_ping_period().map_or("0".to_owned(), ms)),
+        ("{timeout}", ms(c.get_timeout())),
+        ("{max-frame-size}", c.get_max_frame_size().to_string()),
+        ("{max-message-size}", c.get_max_message_size().to_string()),
+        ("{max-connections}", c.get_max_connections().to_string()),
+        ("{handshake-timeout}", ms(c.get_handshake_timeout())),
+        ("{close-timeout}", ms(c.get_close_timeout())),
+        ("{queue-capacity}", c.get_queue_capacity().to_string()),
+        ("{stack-size}", c.get_stack_size().to_string()),
+        ("{read-buffer-size}", c.get_read_buffer_size().to_string()),
+        ("{max-request-size}", c.get_max_request_size().to_string()),
+        ("{deflate-level}", d.get_level().to_string()),
+        ("{deflate-min-size}", d.get_min_size().to_string()),
+    ]
+}
+
+/// `30s`, `500ms`, `2m`: the shortest exact form.
+fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 60_000 == 0 && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// Parses the command line; `--help` prints the help with the defaults filled in.
+fn parse_args() -> Result<Args, ExitCode> {
+    let strings: Vec<String> = std::env::args().collect();
+    let command = strings.first().map_or("syncws-echo", |s| s.as_str());
+    let rest: Vec<&str> = strings.iter().skip(1).map(String::as_str).collect();
+    Args::from_args(&[command], &rest).map_err(|exit| {
+        let mut output = exit.output;
+        for (placeholder, value) in defaults() {
+            output = output.replace(placeholder, &value);
+        }
+        match exit.status {
+            Ok(()) => {
+                println!("{output}");
+                ExitCode::SUCCESS
+            }
+            Err(()) => {
+                eprintln!("{output}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 /// Parses `30s`, `500ms`, `2m` or a bare number of seconds.
@@ -137,25 +195,64 @@ impl Handler for Echo {
     }
 }
 
+/// `Config::default()` with the flags that were given.
 fn config(args: &Args) -> Config {
-    let origins = (!args.allowed_origin.is_empty()).then(|| args.allowed_origin.clone());
-    Config::default()
-        .ping_period((!args.ping_period.is_zero()).then_some(args.ping_period))
-        .timeout(args.timeout)
-        .max_frame_size(args.max_frame_size)
-        .max_message_size(args.max_message_size)
+    let mut c = Config::default()
         .masking(args.masking)
         .accept_unmasked_frames(args.accept_unmasked)
-        .max_connections(args.max_connections)
-        .handshake_timeout(args.handshake_timeout)
-        .close_timeout(args.close_timeout)
-        .queue_capacity(args.queue_capacity)
-        .stack_size(args.stack_size)
         .nodelay(!args.no_nodelay)
-        .direct_writes(!args.no_direct_writes)
-        .read_buffer_size(args.read_buffer_size)
-        .max_request_size(args.max_request_size)
-        .allowed_origins(origins)
+        .direct_writes(!args.no_direct_writes);
+    if let Some(period) = args.ping_period {
+        c = c.ping_period((!period.is_zero()).then_some(period));
+    }
+    if let Some(v) = args.timeout {
+        c = c.timeout(v);
+    }
+    if let Some(v) = args.max_frame_size {
+        c = c.max_frame_size(v);
+    }
+    if let Some(v) = args.max_message_size {
+        c = c.max_message_size(v);
+    }
+    if let Some(v) = args.max_connections {
+        c = c.max_connections(v);
+    }
+    if let Some(v) = args.handshake_timeout {
+        c = c.handshake_timeout(v);
+    }
+    if let Some(v) = args.close_timeout {
+        c = c.close_timeout(v);
+    }
+    if let Some(v) = args.queue_capacity {
+        c = c.queue_capacity(v);
+    }
+    if let Some(v) = args.stack_size {
+        c = c.stack_size(v);
+    }
+    if let Some(v) = args.read_buffer_size {
+        c = c.read_buffer_size(v);
+    }
+    if let Some(v) = args.max_request_size {
+        c = c.max_request_size(v);
+    }
+    if !args.allowed_origin.is_empty() {
+        c = c.allowed_origins(Some(args.allowed_origin.clone()));
+    }
+    c
+}
+
+/// `Deflate::default()` with the flags that were given.
+fn deflate(args: &Args) -> Deflate {
+    let mut d = Deflate::default()
+        .server_no_context_takeover(args.server_no_context_takeover)
+        .client_no_context_takeover(args.client_no_context_takeover);
+    if let Some(level) = args.deflate_level {
+        d = d.level(level);
+    }
+    if let Some(bytes) = args.deflate_min_size {
+        d = d.min_size(bytes);
+    }
+    d
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -166,13 +263,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         server = server.page("/", "text/html; charset=utf-8", page(&args.path));
     }
     if !args.no_deflate {
-        server = server.extension(
-            Deflate::default()
-                .level(args.deflate_level)
-                .min_size(args.deflate_min_size)
-                .server_no_context_takeover(args.server_no_context_takeover)
-                .client_no_context_takeover(args.client_no_context_takeover),
-        );
+        server = server.extension(deflate(&args));
     }
     if args.any_path {
         server = server.fallback(echo());
@@ -196,7 +287,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    match run(argh::from_env()) {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("syncws-echo: {e}");
