@@ -6,7 +6,7 @@ mod support;
 use std::fs::File;
 use std::time::Duration;
 
-use support::start;
+use support::{http, start, status};
 use syncws::{Config, Server};
 
 /// Lowers the soft limit of open files to what is open now plus `spare`; returns the old one.
@@ -32,6 +32,10 @@ fn restore_open_files(old: &libc::rlimit) {
 #[test]
 fn shutdown_ends_when_no_socket_can_be_opened() {
     let server = start(Server::new(Config::default()));
+    // Make sure the listener is waiting for the next connection (a thread that reaches
+    // accept(2) only once no descriptor is left gets EMFILE at once instead of waiting).
+    assert_eq!(status(&http(server.local_addr(), "GET /x HTTP/1.1\r\nHost: t\r\n\r\n")), 404);
+    std::thread::sleep(Duration::from_millis(200));
     let old = limit_open_files(16);
     // Use up every descriptor left (bounded by the limit just set).
     let mut held = Vec::new();
