@@ -71,7 +71,7 @@ pub use crate::extensions::{
 };
 pub use crate::handshake::{HttpResponse, InvalidHeader, Request};
 pub use crate::protocol::{CloseCode, CloseReason, Frame, Message, Opcode};
-pub use crate::server::{Config, Route, Server, ServerHandle};
+pub use crate::server::{Config, Route, Server, ServerHandle, Stopper};
 
 /// The README's examples, compiled as doc tests.
 #[cfg(doctest)]

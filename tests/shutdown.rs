@@ -1,5 +1,6 @@
-//! Shutdown must end even when the process can open no new socket. Its own test binary: it
-//! lowers the process's file descriptor limit.
+//! Stopping a server: `wait` with a `Stopper`, and a shutdown that must end even when the
+//! process can open no new socket. Its own test binary, as it lowers the process's file
+//! descriptor limit; its tests take turns for the same reason.
 
 mod support;
 
@@ -8,6 +9,9 @@ use std::time::Duration;
 
 use support::{http, start, status};
 use syncws::{Config, Server};
+
+/// Held by each test: one lowers the descriptor limit of the whole process.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Lowers the soft limit of open files to what is open now plus `spare`; returns the old one.
 #[allow(unsafe_code)]
@@ -31,6 +35,7 @@ fn restore_open_files(old: &libc::rlimit) {
 
 #[test]
 fn shutdown_ends_when_no_socket_can_be_opened() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let server = start(Server::new(Config::default()));
     // Make sure the listener is waiting for the next connection (a thread that reaches
     // accept(2) only once no descriptor is left gets EMFILE at once instead of waiting).
@@ -53,4 +58,28 @@ fn shutdown_ends_when_no_socket_can_be_opened() {
     drop(held);
     restore_open_files(&old);
     assert_eq!(ended, Ok(0), "shutdown did not return");
+}
+
+#[test]
+fn wait_serves_until_a_stopper_fires_then_closes_sessions_with_1001() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (server, events) = support::recording(Config::default());
+    let mut client = support::Client::connect(server.local_addr(), "/echo");
+    client.send_text("before");
+    assert_eq!(client.read_data().unwrap().text(), "before");
+    let stopper = server.stopper();
+    let (done_tx, done) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let _ = done_tx.send(server.wait());
+    });
+    assert!(done.recv_timeout(Duration::from_millis(300)).is_err(), "wait returned before a stop");
+    // From another thread, twice: the second does nothing.
+    std::thread::spawn(move || {
+        stopper.stop();
+        stopper.stop();
+    });
+    assert_eq!(client.expect_close().0, 1001);
+    client.send_close(1001, "");
+    assert_eq!(done.recv_timeout(Duration::from_secs(10)), Ok(0), "wait did not return");
+    assert_eq!(support::close_event(&events).code.as_u16(), 1001);
 }

@@ -1,5 +1,6 @@
 //! A running server's handle: its address, its load, and the shutdown.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
@@ -11,16 +12,49 @@ use crate::connection::shared::{Cut, Phase};
 use crate::connection::timer::Timer;
 use crate::protocol::CloseCode;
 
-/// A running server. Dropping it shuts the server down, like [`shutdown`](Self::shutdown).
+/// A running server. Dropping it shuts the server down, like [`shutdown`](Self::shutdown):
+/// keep it for as long as the server should run, or hand the thread to [`wait`](Self::wait).
+///
+/// ```no_run
+/// use syncws::{Config, Server};
+/// # struct Echo;
+/// # impl syncws::Handler for Echo { fn on_message(&mut self, s: &syncws::Session, m: syncws::Message) { let _ = s.send(m); } }
+/// let server = Server::new(Config::default()).route("/echo", || Echo).bind("0.0.0.0:8080")?;
+/// let stopper = server.stopper();
+/// std::thread::spawn(move || {
+///     std::thread::sleep(std::time::Duration::from_secs(3600));
+///     stopper.stop(); // from any thread, or a signal handler
+/// });
+/// server.wait(); // serves until stopped, then closes every session with 1001
+/// # Ok::<(), syncws::Error>(())
+/// ```
 #[derive(Debug)]
+#[must_use = "the server stops as soon as its handle is dropped: keep the handle, or call `wait()`"]
 pub struct ServerHandle {
     state: Arc<ServerState>,
     local_addr: SocketAddr,
     listener: Option<JoinHandle<()>>,
-    /// Closing it wakes the listener out of `poll`.
-    wake: Option<UnixStream>,
+    stopper: Stopper,
     timer: Timer,
     stopped: bool,
+}
+
+/// Stops a server from another thread or from a signal handler: see
+/// [`ServerHandle::stopper`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Stopper {
+    /// The write end of the listener's wake-up socket (non-blocking).
+    wake: Arc<UnixStream>,
+}
+
+impl Stopper {
+    /// Asks the server to stop: its listener stops accepting, and [`ServerHandle::wait`]
+    /// returns after closing every session. Never blocks, and does nothing else than one
+    /// `write(2)` (no lock, no allocation), so it may be called from a signal handler. Calling
+    /// it again, or after the server stopped, does nothing.
+    pub fn stop(&self) {
+        let _ = (&*self.wake).write(&[1]);
+    }
 }
 
 impl ServerHandle {
@@ -31,7 +65,24 @@ impl ServerHandle {
         wake: UnixStream,
         timer: Timer,
     ) -> Self {
-        ServerHandle { state, local_addr, listener: Some(listener), wake: Some(wake), timer, stopped: false }
+        let _ = wake.set_nonblocking(true);
+        let stopper = Stopper { wake: Arc::new(wake) };
+        ServerHandle { state, local_addr, listener: Some(listener), stopper, timer, stopped: false }
+    }
+
+    /// A handle that stops this server from another thread or a signal handler, for a server
+    /// that runs in [`wait`](Self::wait).
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// Serves until a [`Stopper`] stops the server, then shuts it down as
+    /// [`shutdown`](Self::shutdown) does and returns the same count.
+    pub fn wait(mut self) -> usize {
+        if let Some(listener) = self.listener.take() {
+            let _ = listener.join();
+        }
+        self.stop()
     }
 
     /// The address the server listens on (useful after binding port 0).
@@ -58,8 +109,8 @@ impl ServerHandle {
             return 0;
         }
         self.stopped = true;
-        // Closing our end of the wake-up socket makes the listener's `poll` return.
-        self.wake.take();
+        // A byte on the wake-up socket makes the listener's `poll` return.
+        self.stopper.stop();
         if let Some(listener) = self.listener.take() {
             let _ = listener.join();
         }

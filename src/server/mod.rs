@@ -17,5 +17,5 @@ mod state;
 
 pub use builder::Server;
 pub use config::Config;
-pub use handle::ServerHandle;
+pub use handle::{ServerHandle, Stopper};
 pub use route::Route;
