@@ -3,7 +3,6 @@
 
 mod support;
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use support::*;
 use syncws::{
     Accepted, CloseCode, Config, Deflate, Extension, ExtensionError, ExtensionOffer, MessageDecoder,
@@ -34,24 +33,6 @@ fn negotiated(server: &syncws::ServerHandle, offer: &str) -> Option<String> {
         if offer.is_empty() { String::new() } else { format!("Sec-WebSocket-Extensions: {offer}\r\n") };
     let c = Client::connect_with(server.local_addr(), &upgrade_request("/echo", &extra)).expect("upgrade");
     c.header("sec-websocket-extensions")
-}
-
-/// Raw deflate with a sync flush, tail removed (one message, fresh context).
-fn compress(data: &[u8]) -> Vec<u8> {
-    let mut c = Compress::new(Compression::default(), false);
-    let mut out = Vec::with_capacity(data.len() + 1024);
-    c.compress_vec(data, &mut out, FlushCompress::Sync).unwrap();
-    assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
-    out.truncate(out.len() - 4);
-    out
-}
-
-fn inflate(d: &mut Decompress, data: &[u8]) -> Vec<u8> {
-    let mut input = data.to_vec();
-    input.extend_from_slice(&[0, 0, 0xff, 0xff]);
-    let mut out = Vec::with_capacity(1 << 20);
-    d.decompress_vec(&input, &mut out, FlushDecompress::Sync).unwrap();
-    out
 }
 
 #[test]
@@ -136,14 +117,14 @@ fn compressed_messages_round_trip_with_context_takeover() {
     let server = deflate_server(Config::default(), Deflate::default().min_size(10));
     let extra = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
     let mut c = Client::connect_with(server.local_addr(), &upgrade_request("/echo", extra)).unwrap();
-    let mut d = Decompress::new(false);
+    let mut d = Inflater::new();
     let text = "compress me, compress me, compress me, compress me!".repeat(20);
     for round in 0..5 {
         c.send_raw(&encode(true, 4, 1, &compress(text.as_bytes()), true));
         let f = c.read_data().unwrap();
         assert_eq!((f.opcode, f.rsv), (1, 4), "round {round}: compressed text");
         assert!(f.payload.len() < text.len() / 4, "round {round}: {} bytes", f.payload.len());
-        assert_eq!(inflate(&mut d, &f.payload), text.as_bytes(), "round {round}");
+        assert_eq!(d.inflate(&f.payload).unwrap(), text.as_bytes(), "round {round}");
     }
     // Short messages go uncompressed; uncompressed client messages are fine too.
     c.send_text("tiny");
@@ -163,7 +144,7 @@ fn fragmented_compressed_message_is_reassembled_then_inflated() {
     c.send_raw(&encode(true, 0, 0, b, true));
     let f = c.read_data().unwrap();
     assert_eq!(f.rsv, 4);
-    assert_eq!(inflate(&mut Decompress::new(false), &f.payload), data);
+    assert_eq!(Inflater::new().inflate(&f.payload).unwrap(), data);
 }
 
 #[test]
@@ -180,7 +161,7 @@ fn a_small_window_is_honoured() {
     c.send_binary(&small);
     let f = c.read_data().unwrap();
     assert_eq!(f.rsv, 4, "a message within the 512-byte window is compressed");
-    assert_eq!(inflate(&mut Decompress::new(false), &f.payload), small);
+    assert_eq!(Inflater::new().inflate(&f.payload).unwrap(), small);
     c.send_binary(&large);
     let f = c.read_data().unwrap();
     assert_eq!((f.rsv, f.payload.len()), (0, 513), "a longer one goes uncompressed");

@@ -121,10 +121,7 @@ fn oversized_frame_is_refused_before_its_payload_arrives() {
     let (server, _events) = recording(Config::default().max_frame_size(1 << 20));
     let mut c = Client::connect(server.local_addr(), "/echo");
     // Announce 1 GiB, send none of it: the close must come without waiting for the payload.
-    let mut header = vec![0x82, 0x80 | 127];
-    header.extend_from_slice(&(1u64 << 30).to_be_bytes());
-    header.extend_from_slice(&[1, 2, 3, 4]);
-    c.send_raw(&header);
+    c.send_raw(&encode_header(true, 0, 2, 1 << 30, true));
     assert_eq!(c.expect_close().0, 1009);
 }
 
