@@ -16,7 +16,9 @@ if ! command -v npm >/dev/null; then
   echo "test: installing nodejs and npm"
   apt-get update -qq && apt-get install -y -qq nodejs npm
 fi
-cargo test --all-features
+# The workspace: syncws, syncws-bench (bench/: a short run of its scenarios) and the tests'
+# client (tests/support/wsclient).
+cargo test --workspace --all-features
 # The library without its default features (no deflate) builds and passes its unit tests too.
 cargo test --no-default-features --lib
 scripts/autobahn.sh

@@ -2,7 +2,6 @@
 //! (every echo is checked byte for byte inside the tool, which fails on a wrong one), its JSON
 //! output, and the bare-thread floor. Figures are not judged here: performance is measured with
 //! the tool, never in a timed test.
-#![cfg(feature = "cli")]
 
 use std::process::Command;
 

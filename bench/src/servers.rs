@@ -38,8 +38,10 @@ pub fn serve(args: ServeArgs) -> Result<()> {
                 .queue_capacity(64);
             let hub = Broadcast::new(SlowConsumer::DropNewest);
             let h = hub.clone();
-            let server = Server::new(config)
-                .extension(syncws::Deflate::default())
+            let server = Server::new(config);
+            #[cfg(feature = "deflate")]
+            let server = server.extension(syncws::Deflate::default());
+            let server = server
                 .route("/echo", || Echo)
                 .route_with("/hub", Route::handler(move || Member(h.clone())))
                 .bind("127.0.0.1:0")?;

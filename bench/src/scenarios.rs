@@ -81,10 +81,13 @@ pub fn run(args: RunArgs) -> Result<()> {
             }
             "latency" => rows.extend(compare(rounds, |server| latency(server, 20_000 / scale))?),
             "broadcast1k" => rows.push(broadcast(1000, 1024, 10 / scale.min(5))?),
+            #[cfg(feature = "deflate")]
             "deflate1k" => {
                 rows.push(compressed(false, 10_000 / scale)?);
                 rows.push(compressed(true, 10_000 / scale)?);
             }
+            #[cfg(not(feature = "deflate"))]
+            "deflate1k" => return Err("deflate1k: syncws-bench was built without its deflate feature".into()),
             "idle1000" => {
                 for server in ["naive-tungstenite", "syncws"] {
                     rows.push(idle(server, 1000, args.idle_seconds / scale as u64)?);
@@ -385,14 +388,15 @@ fn latency_rounds(
 }
 
 /// 16 connections echoing 1 KiB of JSON-like text, with permessage-deflate both ways or not.
+#[cfg(feature = "deflate")]
 fn compressed(deflate: bool, per_conn: usize) -> Result<Row> {
     const CONNS: usize = 16;
     let srv = ServerProc::start("syncws", 0)?;
     let connect = |_| -> std::io::Result<Box<dyn client::Client>> {
         Ok(Box::new(if deflate {
-            client::WsClient::connect_deflate(srv.addr, "/echo")?
+            client::WsClient::open_deflate(srv.addr, "/echo", client::TIMEOUT)?
         } else {
-            client::WsClient::connect(srv.addr, "/echo")?
+            client::WsClient::open(srv.addr, "/echo", client::TIMEOUT)?
         }))
     };
     let clients = (0..CONNS).map(connect).collect::<std::io::Result<_>>()?;
@@ -426,7 +430,7 @@ fn broadcast(clients: usize, size: usize, rounds: usize) -> Result<Row> {
     let start_gate = Arc::new(Barrier::new(clients + 1));
     let mut handles = Vec::new();
     for _ in 0..clients {
-        let mut c = client::WsClient::connect(srv.addr, "/hub")?;
+        let mut c = client::WsClient::open(srv.addr, "/hub", client::TIMEOUT)?;
         let gate = start_gate.clone();
         handles.push(thread::Builder::new().stack_size(64 * 1024).spawn(
             move || -> std::io::Result<Vec<Instant>> {
@@ -443,7 +447,7 @@ fn broadcast(clients: usize, size: usize, rounds: usize) -> Result<Row> {
             },
         )?);
     }
-    let mut publisher = client::WsClient::connect(srv.addr, "/hub")?;
+    let mut publisher = client::WsClient::open(srv.addr, "/hub", client::TIMEOUT)?;
     start_gate.wait();
     thread::sleep(Duration::from_millis(500)); // every member has joined (on_open)
     let cpu0 = srv.cpu_seconds();
