@@ -44,6 +44,20 @@ pub enum Error {
     QueueFull,
     /// A thread could not be started.
     Spawn(io::Error),
+    /// The server could not listen on these addresses (the error of the last one tried).
+    Bind {
+        /// The addresses tried.
+        addrs: Vec<std::net::SocketAddr>,
+        /// Why the last one failed.
+        source: io::Error,
+    },
+    /// An option of the [`Config`](crate::Config) cannot work; the server was not started.
+    InvalidConfig {
+        /// The `Config` setter.
+        option: &'static str,
+        /// What it must be.
+        why: String,
+    },
     /// A negotiated extension could not encode or decode a message.
     Extension(ExtensionError),
     /// Frames can only be sent on raw routes.
@@ -91,6 +105,11 @@ impl fmt::Display for Error {
             Error::Closed => f.write_str("session is closed"),
             Error::QueueFull => f.write_str("outgoing queue is full"),
             Error::Spawn(e) => write!(f, "could not spawn a thread: {e}"),
+            Error::Bind { addrs, source } => {
+                let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                write!(f, "cannot listen on {}: {source}", addrs.join(", "))
+            }
+            Error::InvalidConfig { option, why } => write!(f, "invalid config: {option} {why}"),
             Error::Extension(e) => e.fmt(f),
             Error::NotRaw => f.write_str("send_frame is only for raw routes"),
             Error::Convert(e) => e.fmt(f),
@@ -140,7 +159,7 @@ impl std::error::Error for ExtensionError {}
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io(e) | Error::Spawn(e) => Some(e),
+            Error::Io(e) | Error::Spawn(e) | Error::Bind { source: e, .. } => Some(e),
             Error::Extension(e) => Some(e),
             Error::Convert(e) => Some(e),
             _ => None,

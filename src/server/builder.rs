@@ -1,6 +1,6 @@
 //! The server under construction: a config and its routes in, a running server out.
 
-use std::net::{TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::thread;
@@ -114,9 +114,13 @@ impl Server {
     /// server runs until it is dropped or [`shutdown`](ServerHandle::shutdown) is called.
     ///
     /// # Errors
-    /// [`Error::Io`] if the address cannot be bound, [`Error::Spawn`] if a thread cannot start.
+    /// [`Error::InvalidConfig`] for an option that cannot work ([`Config::check`]),
+    /// [`Error::Io`] if the address does not resolve, [`Error::Bind`] if it cannot be bound,
+    /// [`Error::Spawn`] if a thread cannot start.
     pub fn bind(self, addr: impl ToSocketAddrs) -> Result<ServerHandle> {
-        let listener = TcpListener::bind(addr)?;
+        self.config.check()?;
+        let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+        let listener = TcpListener::bind(&addrs[..]).map_err(|source| Error::Bind { addrs, source })?;
         let local_addr = listener.local_addr()?;
         let (wake_tx, wake_rx) = UnixStream::pair()?;
         let timer = Timer::start("syncws-timer").map_err(Error::Spawn)?;

@@ -130,14 +130,16 @@ impl Config {
     }
 
     /// Capacity, in messages, of each session's outgoing queue (and of `incoming()` on channel
-    /// routes). A full queue blocks `send` and fails `try_send`. Defaults to 64.
+    /// routes, and of its broadcast queue). A full queue blocks `send` and fails `try_send`. At
+    /// least 1. Defaults to 64.
     pub fn queue_capacity(mut self, messages: usize) -> Self {
-        self.queue_capacity = messages.max(1);
+        self.queue_capacity = messages;
         self
     }
 
     /// Stack size of the connection thread, which runs the handler. The write loop thread uses
-    /// a fixed small stack. Defaults to 128 KiB.
+    /// a fixed small stack. At least 32 KiB (syncws itself uses about 12 KiB of it). Defaults
+    /// to 128 KiB.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = bytes;
         self
@@ -161,16 +163,16 @@ impl Config {
     }
 
     /// Initial size of each connection's read buffer; it grows only while a large header is
-    /// being read. Defaults to 4 KiB.
+    /// being read. At least 256 bytes. Defaults to 4 KiB.
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
-        self.read_buffer_size = bytes.max(256);
+        self.read_buffer_size = bytes;
         self
     }
 
     /// Largest HTTP request head accepted in the handshake; a larger one gets HTTP 431.
-    /// Defaults to 8 KiB.
+    /// At least 256 bytes. Defaults to 8 KiB.
     pub fn max_request_size(mut self, bytes: usize) -> Self {
-        self.max_request_size = bytes.max(256);
+        self.max_request_size = bytes;
         self
     }
 
@@ -278,6 +280,51 @@ impl Config {
     /// The origins allowed to connect (`None`: any).
     pub fn get_allowed_origins(&self) -> Option<&[String]> {
         self.allowed_origins.as_deref()
+    }
+
+    /// Checks that every option can work; [`Server::bind`](crate::Server::bind) calls it.
+    ///
+    /// ```
+    /// use syncws::Config;
+    /// assert!(Config::default().check().is_ok());
+    /// let err = Config::default().queue_capacity(0).check().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid config: queue_capacity must be at least 1 (was 0)");
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) naming the first option that
+    /// cannot work.
+    pub fn check(&self) -> crate::Result<()> {
+        let at_least = |option: &'static str, value: usize, min: usize| {
+            if value < min {
+                return Err(crate::Error::InvalidConfig {
+                    option,
+                    why: format!("must be at least {min} (was {value})"),
+                });
+            }
+            Ok(())
+        };
+        let not_zero = |option: &'static str, value: Duration| {
+            if value.is_zero() {
+                return Err(crate::Error::InvalidConfig { option, why: "must not be zero".to_owned() });
+            }
+            Ok(())
+        };
+        at_least("queue_capacity", self.queue_capacity, 1)?;
+        at_least("max_connections", self.max_connections, 1)?;
+        at_least("stack_size", self.stack_size, 32 * 1024)?;
+        at_least("read_buffer_size", self.read_buffer_size, 256)?;
+        at_least("max_request_size", self.max_request_size, 256)?;
+        not_zero("timeout", self.timeout)?;
+        not_zero("handshake_timeout", self.handshake_timeout)?;
+        not_zero("close_timeout", self.close_timeout)?;
+        if let Some(period) = self.ping_period {
+            not_zero("ping_period", period).map_err(|_| crate::Error::InvalidConfig {
+                option: "ping_period",
+                why: "must not be zero (None turns pings off)".to_owned(),
+            })?;
+        }
+        Ok(())
     }
 
     /// What each connection of the server needs to know.
