@@ -67,3 +67,134 @@ fn readme_options_table_matches_the_help() {
     }
     assert!(checked >= 10, "only {checked} rows of the options table were found");
 }
+
+/// The binary, run with `args` until it exits (bounded: every case here exits at once).
+fn run_to_exit(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_syncws-echo")).args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("panicked"), "a panic instead of an error: {text}");
+    (out.status.success(), text)
+}
+
+#[test]
+fn bad_values_are_refused_with_a_clear_message() {
+    for (args, says) in [
+        (&["--ping-period", "99999999999999999999"][..], "out of range"),
+        (&["--timeout", "-5s"], "bad duration"),
+        (&["--deflate-level", "12"], "bad deflate level"),
+        (&["--max-frame-size", "1Q"], "bad size"),
+        (&["--max-message-size", "99999999999999999999G"], "bad size"),
+        (&["--stack-size", "100"], "stack_size must be at least 32768 (was 100)"),
+        (&["--queue-capacity", "0"], "queue_capacity must be at least 1"),
+        (&["--read-buffer-size", "16"], "read_buffer_size must be at least 256"),
+        (&["--handshake-timeout", "0"], "handshake_timeout must not be zero"),
+        (&["--listen", "no-such-host.invalid:80"], "cannot listen on no-such-host.invalid:80"),
+    ] {
+        let mut all = if args.contains(&"--listen") { vec![] } else { vec!["--listen", "127.0.0.1:0"] };
+        all.extend_from_slice(args);
+        let (ok, text) = run_to_exit(&all);
+        assert!(!ok, "{args:?} was accepted");
+        assert!(text.contains(says), "{args:?}: expected {says:?} in {text:?}");
+    }
+}
+
+/// A running `syncws-echo` and what it printed; killed when dropped.
+struct Running {
+    child: std::process::Child,
+    lines: crossbeam_channel::Receiver<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_syncws-echo"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = crossbeam_channel::unbounded();
+        for pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Running { child, lines }
+    }
+
+    /// The first line containing `needle`, within 10 s.
+    fn line(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("no line with {needle:?}");
+    }
+
+    /// The address from the "echoing on ws://ADDR/..." line.
+    fn addr(&self) -> std::net::SocketAddr {
+        let line = self.line("echoing on ws://");
+        let rest = line.split("ws://").nth(1).unwrap();
+        rest[..rest.find('/').unwrap()].parse().unwrap()
+    }
+}
+
+#[test]
+fn listen_takes_host_names_ipv6_and_sizes_with_units() {
+    for listen in ["localhost:0", "[::1]:0"] {
+        let echo =
+            Running::start(&["--listen", listen, "--max-frame-size", "64K", "--max-message-size", "1M"]);
+        let addr = echo.addr();
+        let mut client = wsclient::Client::connect(addr, "/echo");
+        client.send_binary(&vec![7; 64 * 1024]);
+        assert_eq!(client.read_data().unwrap().payload.len(), 64 * 1024);
+        client.send_binary(&vec![7; 64 * 1024 + 1]);
+        assert_eq!(client.expect_close().0, 1009, "64K is the frame limit");
+    }
+}
+
+#[test]
+fn a_taken_address_is_named_in_the_error() {
+    let echo = Running::start(&["--listen", "127.0.0.1:0"]);
+    let addr = echo.addr().to_string();
+    let (ok, text) = run_to_exit(&["--listen", &addr]);
+    assert!(!ok);
+    assert!(text.contains(&format!("cannot listen on {addr}")), "{text}");
+}
+
+#[test]
+fn connections_are_logged_with_time_peer_path_and_close_code() {
+    let echo = Running::start(&["--listen", "127.0.0.1:0", "--log-level", "info"]);
+    let addr = echo.addr();
+    let mut client = wsclient::Client::connect(addr, "/echo");
+    let peer = client.stream.local_addr().unwrap().to_string();
+    let open = echo.line("open /echo");
+    assert!(open.contains(&peer), "{open}");
+    // An RFC 3339 UTC timestamp leads every line: 2026-11-25T22:41:07.123Z
+    let stamp = open.split_whitespace().next().unwrap();
+    assert!(stamp.len() >= 20 && stamp.as_bytes()[4] == b'-' && stamp.contains('T'), "{open}");
+    client.send_close(4000, "done");
+    client.expect_close();
+    let closed = echo.line("closed /echo");
+    assert!(closed.contains(&peer) && closed.contains("4000 (done)"), "{closed}");
+    let missing = wsclient::Client::connect_with(addr, &wsclient::upgrade_request("/nowhere", ""));
+    assert!(missing.is_err());
+    assert!(echo.line("HTTP 404").contains("/nowhere"));
+}

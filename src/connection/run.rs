@@ -116,7 +116,7 @@ pub(crate) fn run(opened: Opened) {
     conn.run_end_hooks();
 
     let reason = conn.closing.finish(failure.as_ref());
-    log::debug!("{}: session {} closed: {reason}", conn.peer, conn.id);
+    log::info!("{}: closed {} (session {}): {reason}", conn.peer, session.request().path(), conn.id);
     sink.close(&session, &reason, failure.as_ref());
 }
 

@@ -51,7 +51,7 @@ pub(crate) fn serve(state: &ServerState, stream: TcpStream, peer: SocketAddr) {
             if let Err(e) = (&*stream).write_all(&response) {
                 return log::debug!("{peer}: could not send 101: {e}");
             }
-            log::debug!("{peer}: WebSocket open on {path} (session {})", conn.id);
+            log::info!("{peer}: open {path} (session {})", conn.id);
             Opened { stream, buf, conn, ctrl_rx, request, protocol, extensions, target: route.target() }
         }
         Answer::Http(response) => {

@@ -3,7 +3,6 @@
 //! Echoes every text and binary message on `--path` (or on every path with `--any-path`) and
 //! exits cleanly on SIGINT/SIGTERM, closing every session with 1001.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,9 +14,9 @@ use syncws::{Config, Deflate, Handler, Message, Route, Server, Session};
 /// A WebSocket echo server (syncws).
 #[derive(FromArgs, Debug)]
 struct Args {
-    /// address to listen on (default 0.0.0.0:8080)
-    #[argh(option, default = "SocketAddr::from(([0, 0, 0, 0], 8080))")]
-    listen: SocketAddr,
+    /// address to listen on: host:port, a host name or [IPv6]:port (default 0.0.0.0:8080)
+    #[argh(option, default = "String::from(\"0.0.0.0:8080\")")]
+    listen: String,
     /// path of the echo endpoint (default /echo)
     #[argh(option, default = "String::from(\"/echo\")")]
     path: String,
@@ -27,17 +26,18 @@ struct Args {
     /// log level: error, warn, info, debug, trace or off (default info)
     #[argh(option, default = "log::LevelFilter::Info")]
     log_level: log::LevelFilter,
-    /// time between pings, e.g. 30s or 500ms; 0 disables pings (default {ping-period})
+    /// time between pings: 30s, 500ms, 2m or bare seconds; 0 disables pings (default
+    /// {ping-period})
     #[argh(option, from_str_fn(parse_duration))]
     ping_period: Option<Duration>,
     /// silence after a ping before the connection is dropped (default {timeout})
     #[argh(option, from_str_fn(parse_duration))]
     timeout: Option<Duration>,
-    /// largest frame payload accepted, in bytes (default {max-frame-size})
-    #[argh(option)]
+    /// largest frame payload accepted: bytes, or 64K, 1M (default {max-frame-size})
+    #[argh(option, from_str_fn(parse_size))]
     max_frame_size: Option<usize>,
-    /// largest message accepted, in bytes (default {max-message-size})
-    #[argh(option)]
+    /// largest message accepted: bytes, or 64K, 1M (default {max-message-size})
+    #[argh(option, from_str_fn(parse_size))]
     max_message_size: Option<usize>,
     /// mask the frames the server sends
     #[argh(switch)]
@@ -54,11 +54,12 @@ struct Args {
     /// time the peer has to answer a close frame (default {close-timeout})
     #[argh(option, from_str_fn(parse_duration))]
     close_timeout: Option<Duration>,
-    /// outgoing queue capacity per session, in messages (default {queue-capacity})
+    /// outgoing queue capacity per session, in messages, at least 1 (default
+    /// {queue-capacity})
     #[argh(option)]
     queue_capacity: Option<usize>,
-    /// stack size of connection threads, in bytes (default {stack-size})
-    #[argh(option)]
+    /// stack size of connection threads, at least 32K (default {stack-size})
+    #[argh(option, from_str_fn(parse_size))]
     stack_size: Option<usize>,
     /// do not set TCP_NODELAY on connections
     #[argh(switch)]
@@ -66,11 +67,11 @@ struct Args {
     /// send every message through the write loop thread (no direct writes)
     #[argh(switch)]
     no_direct_writes: bool,
-    /// initial read buffer per connection, in bytes (default {read-buffer-size})
-    #[argh(option)]
+    /// initial read buffer per connection, at least 256 (default {read-buffer-size})
+    #[argh(option, from_str_fn(parse_size))]
     read_buffer_size: Option<usize>,
-    /// largest HTTP request head accepted, in bytes (default {max-request-size})
-    #[argh(option)]
+    /// largest HTTP request head accepted, at least 256 (default {max-request-size})
+    #[argh(option, from_str_fn(parse_size))]
     max_request_size: Option<usize>,
     /// origin allowed to connect (repeatable); without it every origin is allowed
     #[argh(option)]
@@ -84,11 +85,12 @@ struct Args {
     /// do not offer permessage-deflate
     #[argh(switch)]
     no_deflate: bool,
-    /// deflate compression level 0-9 (default {deflate-level})
-    #[argh(option)]
+    /// deflate compression level, 0 to 9 (default {deflate-level})
+    #[argh(option, from_str_fn(parse_level))]
     deflate_level: Option<u32>,
-    /// messages shorter than this are sent uncompressed (default {deflate-min-size})
-    #[argh(option)]
+    /// messages shorter than this are sent uncompressed: bytes, or 1K (default
+    /// {deflate-min-size})
+    #[argh(option, from_str_fn(parse_size))]
     deflate_min_size: Option<usize>,
     /// compress each message on its own (no shared window between messages)
     #[argh(switch)]
@@ -167,7 +169,32 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => value * 60.0,
         _ => return Err(format!("bad duration unit in {s:?}: use ms, s or m")),
     };
-    Ok(Duration::from_secs_f64(secs))
+    // A year is more than any timeout needs, and far from what Duration can hold.
+    if !(0.0..=365.0 * 86_400.0).contains(&secs) {
+        return Err(format!("duration {s:?} is out of range: at most a year"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("bad duration {s:?}: {e}"))
+}
+
+/// Parses a size: bytes, or with a binary suffix `K`, `M` or `G` (`64K` is 65536).
+fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (num, shift) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&s[..s.len() - 1], 10),
+        Some('M') => (&s[..s.len() - 1], 20),
+        Some('G') => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    let n: usize = num.parse().map_err(|_| format!("bad size {s:?}: use bytes, or e.g. 64K or 1M"))?;
+    n.checked_mul(1 << shift).ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// Parses a deflate level, 0 to 9.
+fn parse_level(s: &str) -> Result<u32, String> {
+    match s.trim().parse() {
+        Ok(level) if level <= 9 => Ok(level),
+        _ => Err(format!("bad deflate level {s:?}: use 0 (store) to 9 (smallest)")),
+    }
 }
 
 /// The test page (one self-contained HTML file) with the echo path filled in.
@@ -256,7 +283,7 @@ fn deflate(args: &Args) -> Deflate {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    simple_logger::SimpleLogger::new().with_level(args.log_level).init()?;
+    simple_logger::SimpleLogger::new().with_level(args.log_level).with_utc_timestamps().init()?;
     let echo = || Route::handler(|| Echo).protocols(args.protocol.clone());
     let mut server = Server::new(config(&args)).route_with(&args.path, echo());
     if !args.no_page {
@@ -269,7 +296,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         server = server.fallback(echo());
     }
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
-    let handle = server.bind(args.listen)?;
+    let handle = server.bind(args.listen.as_str()).map_err(|e| match e {
+        syncws::Error::Bind { .. } | syncws::Error::InvalidConfig { .. } => e.to_string(),
+        e => format!("cannot listen on {}: {e}", args.listen),
+    })?;
     log::info!(
         "echoing on ws://{}{}{}",
         handle.local_addr(),
