@@ -180,14 +180,38 @@ impl Broadcast {
         }
     }
 
-    /// Queues `message` for every member.
+    /// Queues `message` for every member (the session that publishes it included, if it is
+    /// a member: see [`publish_except`](Self::publish_except)).
     pub fn publish(&self, message: impl Into<Message>) -> Published {
-        self.send(None, message.into())
+        self.send(None, None, message.into())
     }
 
     /// Queues `message` for the members of `room`.
     pub fn publish_to(&self, room: &str, message: impl Into<Message>) -> Published {
-        self.send(Some(room), message.into())
+        self.send(Some(room), None, message.into())
+    }
+
+    /// Queues `message` for every member but `sender`: a chat message goes to the others.
+    ///
+    /// ```no_run
+    /// # use syncws::{Broadcast, Handler, Message, Session};
+    /// struct Chat(Broadcast);
+    /// impl Handler for Chat {
+    ///     fn on_open(&mut self, session: &Session) {
+    ///         self.0.join(session);
+    ///     }
+    ///     fn on_message(&mut self, session: &Session, message: Message) {
+    ///         self.0.publish_except(session, message); // not echoed to its sender
+    ///     }
+    /// }
+    /// ```
+    pub fn publish_except(&self, sender: &Session, message: impl Into<Message>) -> Published {
+        self.send(None, Some(sender.id()), message.into())
+    }
+
+    /// Queues `message` for the members of `room` but `sender`.
+    pub fn publish_to_except(&self, room: &str, sender: &Session, message: impl Into<Message>) -> Published {
+        self.send(Some(room), Some(sender.id()), message.into())
     }
 
     /// Members now.
@@ -215,14 +239,14 @@ impl Broadcast {
         self.hub.members.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn send(&self, room: Option<&str>, message: Message) -> Published {
+    fn send(&self, room: Option<&str>, skip: Option<u64>, message: Message) -> Published {
         let message = Arc::new(message);
         let mut done = Published::default();
         let policy = self.hub.policy;
         let hub_id = self.hub.id;
         let mut members = self.lock();
-        members.retain(|_, m| {
-            if room.is_some_and(|room| !m.rooms.iter().any(|r| r == room)) {
+        members.retain(|id, m| {
+            if room.is_some_and(|room| !m.rooms.iter().any(|r| r == room)) || skip == Some(*id) {
                 return true;
             }
             let drop_oldest = policy == SlowConsumer::DropOldest;
@@ -348,5 +372,21 @@ mod tests {
         });
         assert!(done.recv_timeout(Duration::from_secs(5)).is_ok(), "join blocked on the full control lane");
         assert_eq!(hub.publish("hi").queued, 1);
+    }
+
+    #[test]
+    fn publish_except_skips_the_sender() {
+        let one = testing::session(Config::default().settings());
+        let two = testing::session(Config::default().settings());
+        let hub = Broadcast::new(SlowConsumer::DropNewest);
+        hub.join_room(&one.session, "r");
+        hub.join_room(&two.session, "r");
+        assert_eq!(hub.publish_except(&one.session, "from one").queued, 1);
+        assert_eq!(hub.publish_to_except("r", &two.session, "from two").queued, 1);
+        let lane = |f: &testing::Fixture| f.conn.broadcast_lane().pop();
+        assert_eq!(lane(&two).as_deref(), Some(&Message::from("from one")));
+        assert_eq!(lane(&one).as_deref(), Some(&Message::from("from two")));
+        assert_eq!((lane(&one), lane(&two)), (None, None));
+        assert_eq!(hub.publish("to all").queued, 2);
     }
 }

@@ -30,7 +30,9 @@ pub(crate) fn session(settings: Settings) -> Fixture {
     let timer = Timer::start("test-timer").unwrap();
     let settings = Arc::new(settings);
     let queue = timer.queue().clone();
-    let (conn, ctrl) = Conn::new(1, peer, &server_socket, settings.clone(), queue.clock(), queue);
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (conn, ctrl) = Conn::new(id, peer, &server_socket, settings.clone(), queue.clock(), queue);
     let conn = Arc::new(conn);
     conn.advance(super::shared::Phase::Open);
     let (out_tx, out) = crossbeam_channel::bounded(settings.queue_capacity);
