@@ -4,6 +4,8 @@
 //!
 //! Run: `cargo run --example chat`, then connect two clients to ws://127.0.0.1:8080/chat/lobby.
 
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use syncws::{
     Broadcast, CloseCode, CloseReason, Config, Handler, Message, Route, Server, Session, SlowConsumer,
 };
@@ -39,8 +41,9 @@ fn main() -> Result<(), syncws::Error> {
         .fallback(Route::handler(move || Chatter { hub: h.clone(), room: String::new() }))
         .bind("127.0.0.1:8080")?;
     println!("chat on ws://{}/chat/<room>", server.local_addr());
-    loop {
-        std::thread::sleep(std::time::Duration::from_secs(60));
-        println!("{} members, {:?}", hub.len(), hub.stats());
-    }
+    // Serve until Ctrl-C (or SIGTERM), then close every session with 1001.
+    Signals::new([SIGINT, SIGTERM])?.forever().next();
+    server.shutdown();
+    println!("{} members at the end, {:?}", hub.len(), hub.stats());
+    Ok(())
 }

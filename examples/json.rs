@@ -4,6 +4,8 @@
 //! `{"op":"add","a":2,"b":3}` to ws://127.0.0.1:8080/calc.
 
 use serde::{Deserialize, Serialize};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use syncws::{Config, Error, Handler, JsonConverter, Message, Server, Session};
 
 #[derive(Debug, Deserialize)]
@@ -40,7 +42,8 @@ fn main() -> Result<(), syncws::Error> {
     let config = Config::default().content_converter(JsonConverter);
     let server = Server::new(config).route("/calc", || Calculator).bind("127.0.0.1:8080")?;
     println!("JSON calculator on ws://{}/calc", server.local_addr());
-    loop {
-        std::thread::park();
-    }
+    // Serve until Ctrl-C (or SIGTERM), then close every session with 1001.
+    Signals::new([SIGINT, SIGTERM])?.forever().next();
+    server.shutdown();
+    Ok(())
 }

@@ -4,6 +4,8 @@
 //! (`python -m websockets ws://127.0.0.1:8080/echo`, or a browser console).
 //! Both styles are shown: `/echo` uses a `Handler`, `/channel` Ktor's `incoming` loop.
 
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use syncws::{CloseCode, CloseReason, Config, Handler, Message, Server, Session};
 
 struct YouSaid;
@@ -51,7 +53,8 @@ fn main() -> Result<(), syncws::Error> {
         .channel_route("/channel", channel_style)
         .bind("127.0.0.1:8080")?;
     println!("ws://{}/echo and ws://{}/channel; Ctrl-C to stop", server.local_addr(), server.local_addr());
-    loop {
-        std::thread::park();
-    }
+    // Serve until Ctrl-C (or SIGTERM), then close every session with 1001.
+    Signals::new([SIGINT, SIGTERM])?.forever().next();
+    server.shutdown();
+    Ok(())
 }

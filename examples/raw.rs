@@ -4,6 +4,8 @@
 //! Run: `RUST_LOG` is not needed; `cargo run --example raw`, then connect to
 //! ws://127.0.0.1:8080/raw and send a few messages.
 
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use syncws::{CloseReason, Config, Frame, Opcode, RawHandler, Route, Server, Session};
 
 struct FrameLogger;
@@ -40,7 +42,8 @@ fn main() -> Result<(), syncws::Error> {
         .route_with("/raw", Route::raw(|| FrameLogger))
         .bind("127.0.0.1:8080")?;
     println!("raw frames on ws://{}/raw", server.local_addr());
-    loop {
-        std::thread::park();
-    }
+    // Serve until Ctrl-C (or SIGTERM), then close every session with 1001.
+    Signals::new([SIGINT, SIGTERM])?.forever().next();
+    server.shutdown();
+    Ok(())
 }

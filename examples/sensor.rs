@@ -3,9 +3,12 @@
 //!
 //! Run: `cargo run --example sensor`, then connect to ws://127.0.0.1:8080/sensor.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use signal_hook::consts::{SIGINT, SIGTERM};
 use syncws::{Broadcast, Config, Handler, Message, Server, Session, SlowConsumer};
 
 struct Subscriber(Broadcast);
@@ -30,7 +33,12 @@ fn main() -> Result<(), syncws::Error> {
         .route("/sensor", move || Subscriber(h.clone()))
         .bind("127.0.0.1:8080")?;
     println!("readings on ws://{}/sensor", server.local_addr());
-    loop {
+    // Publish until Ctrl-C (or SIGTERM), then close every session with 1001.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    while !stop.load(Ordering::Relaxed) {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
         let reading = format!("{{\"t\":{now:.0},\"celsius\":{:.2}}}", read_temperature(now));
         let sent = hub.publish(reading);
@@ -39,4 +47,6 @@ fn main() -> Result<(), syncws::Error> {
         }
         thread::sleep(Duration::from_secs(1));
     }
+    server.shutdown();
+    Ok(())
 }

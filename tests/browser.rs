@@ -17,6 +17,7 @@ const PLAYWRIGHT: &str = "playwright-core@1.65.1";
 
 /// Installs Chromium and playwright-core once per run; returns the folder with node_modules.
 fn setup() -> &'static PathBuf {
+    support::require_peer_tests("installs Chromium with apt and playwright-core with npm");
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         if !Path::new("/usr/bin/chromium").exists() {
@@ -73,6 +74,7 @@ fn start_echo() -> Echo {
 }
 
 #[test]
+#[ignore = "installs Chromium (apt, as root) and playwright-core (npm); SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
 fn the_echo_page_works_in_headless_chromium() {
     let dir = setup();
     let mut echo = start_echo();

@@ -15,6 +15,7 @@ const WS: &str = "ws@8.23.0";
 
 /// The folder whose node_modules holds `ws`, installed once per test run.
 fn node_dir() -> &'static PathBuf {
+    support::require_peer_tests("installs Node ws with npm");
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/node");
@@ -60,6 +61,7 @@ fn server(deflate: Deflate) -> syncws::ServerHandle {
 }
 
 #[test]
+#[ignore = "installs Node ws with npm into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
 fn node_ws_round_trips_with_context_takeover() {
     let server = server(Deflate::default().min_size(0));
     let out = run(&format!("ws://{}/echo", server.local_addr()), "context");
@@ -67,6 +69,7 @@ fn node_ws_round_trips_with_context_takeover() {
 }
 
 #[test]
+#[ignore = "installs Node ws with npm into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
 fn node_ws_round_trips_without_context_takeover() {
     let server = server(Deflate::default());
     let out = run(&format!("ws://{}/echo", server.local_addr()), "no-context");

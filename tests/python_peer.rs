@@ -17,6 +17,7 @@ const WEBSOCKETS: &str = "websockets==17.4";
 
 /// The venv's python, created once per test run.
 fn python() -> &'static PathBuf {
+    support::require_peer_tests("installs Python websockets with pip");
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyenv");
@@ -74,6 +75,7 @@ fn server() -> syncws::ServerHandle {
 }
 
 #[test]
+#[ignore = "installs Python websockets with pip into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
 fn python_echo_fragments_ping_and_close() {
     let server = server();
     let out = run("echo", &format!("ws://{}/echo", server.local_addr()));
@@ -82,6 +84,7 @@ fn python_echo_fragments_ping_and_close() {
 
 #[cfg(feature = "deflate")]
 #[test]
+#[ignore = "installs Python websockets with pip into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
 fn python_round_trips_with_permessage_deflate() {
     let server = start(
         Server::new(Config::default()).extension(syncws::Deflate::default()).route("/echo", || KtorEcho),
@@ -91,6 +94,7 @@ fn python_round_trips_with_permessage_deflate() {
 }
 
 #[test]
+#[ignore = "installs Python websockets with pip into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
 fn python_subprotocol() {
     let server = server();
     let out = run("subprotocol", &format!("ws://{}/chat", server.local_addr()));
@@ -98,6 +102,7 @@ fn python_subprotocol() {
 }
 
 #[test]
+#[ignore = "installs Python websockets with pip into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
 fn python_sees_the_server_close_with_its_reason() {
     let server = server();
     let out = run("server_close", &format!("ws://{}/echo", server.local_addr()));
@@ -105,6 +110,7 @@ fn python_sees_the_server_close_with_its_reason() {
 }
 
 #[test]
+#[ignore = "installs Python websockets with pip into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
 fn python_sees_1001_on_shutdown() {
     let server = server();
     let mut child = Command::new(python())

@@ -13,6 +13,21 @@ pub fn start(server: Server) -> ServerHandle {
     server.bind("127.0.0.1:0").expect("bind 127.0.0.1:0")
 }
 
+/// The environment variable that lets tests install peers (apt, PyPI, npm) and run Chromium.
+pub const PEER_TESTS: &str = "SYNCWS_PEER_TESTS";
+
+/// Called by every test that installs a peer. Such tests are `#[ignore]`d, so that a plain
+/// `cargo test` needs no root and no network and lists them as ignored, with the reason;
+/// `scripts/test.sh` sets `SYNCWS_PEER_TESTS=1` and runs them with `--include-ignored`. Run
+/// with `--include-ignored` alone, they fail here instead of installing anything.
+pub fn require_peer_tests(what: &str) {
+    assert_eq!(
+        std::env::var(PEER_TESTS).as_deref(),
+        Ok("1"),
+        "this test {what}: set {PEER_TESTS}=1 to allow it (scripts/test.sh does)"
+    );
+}
+
 /// Polls `cond` every 10 ms until it holds or `timeout` passes.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
