@@ -171,11 +171,16 @@ impl ServerProc {
 
     /// utime + stime in seconds.
     fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        let after = stat.rsplit(')').next().unwrap_or("");
-        let f: Vec<u64> = after.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
-        // Fields 14 and 15 of stat (utime, stime) are 11 and 12 after the command name.
-        (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) as f64 / clock_ticks()
+        stat_cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+    }
+
+    /// utime + stime in seconds of the server's thread named `name` (0 if there is none).
+    fn thread_cpu_seconds(&self, name: &str) -> f64 {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let Ok(dir) = std::fs::read_dir(&tasks) else { return 0.0 };
+        dir.flatten()
+            .find(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
+            .map_or(0.0, |t| stat_cpu_seconds(&t.path().join("stat").to_string_lossy()))
     }
 
     fn rss_kib(&self) -> u64 {
@@ -185,6 +190,15 @@ impl ServerProc {
     fn threads(&self) -> u64 {
         self.stat_field("status", "Threads:")
     }
+}
+
+/// utime + stime, in seconds, of a `/proc/.../stat` file.
+fn stat_cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<u64> = after.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+    // Fields 14 and 15 of stat (utime, stime) are 11 and 12 after the command name.
+    (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) as f64 / clock_ticks()
 }
 
 impl Drop for ServerProc {
@@ -516,6 +530,7 @@ fn idle(server: &str, n: usize, secs: u64) -> Result<Row> {
     let (rss1, threads1) = (srv.rss_kib(), srv.threads());
     // Hold them: poller threads answer pings, 200 connections each.
     let cpu0 = srv.cpu_seconds();
+    let timer0 = srv.thread_cpu_seconds("syncws-timer");
     let deadline = Instant::now() + Duration::from_secs(secs.max(1));
     let groups: Vec<Vec<IdleWs>> = {
         let mut groups = Vec::new();
@@ -552,6 +567,7 @@ fn idle(server: &str, n: usize, secs: u64) -> Result<Row> {
         pings += g;
     }
     let rss2 = srv.rss_kib();
+    let timer_cpu = srv.thread_cpu_seconds("syncws-timer") - timer0;
     Ok(Row {
         scenario: format!("idle{n}"),
         server: server.into(),
@@ -564,6 +580,7 @@ fn idle(server: &str, n: usize, secs: u64) -> Result<Row> {
             ("threads/conn".into(), format!("{:.2}", (threads1.saturating_sub(threads0)) as f64 / n as f64)),
             ("pings answered".into(), pings.to_string()),
             ("dropped".into(), dropped.to_string()),
+            ("timer thread CPU s".into(), format!("{timer_cpu:.2}")),
         ],
     })
 }
