@@ -14,7 +14,8 @@ use syncws::{Config, Deflate, Handler, Message, Route, Server, Session};
 /// A WebSocket echo server (syncws).
 #[derive(FromArgs, Debug)]
 struct Args {
-    /// address to listen on: host:port, a host name or [IPv6]:port (default 0.0.0.0:8080)
+    /// address to listen on: IP:port, host:port, or an IPv6 address in brackets with its port
+    /// (default 0.0.0.0:8080)
     #[argh(option, default = "String::from(\"0.0.0.0:8080\")")]
     listen: String,
     /// path of the echo endpoint (default /echo)
