@@ -3,6 +3,8 @@
 //! Echoes every text and binary message on `--path` (or on every path with `--any-path`) and
 //! exits cleanly on SIGINT/SIGTERM, closing every session with 1001.
 
+mod logger;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -284,7 +286,7 @@ fn deflate(args: &Args) -> Deflate {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    simple_logger::SimpleLogger::new().with_level(args.log_level).with_utc_timestamps().init()?;
+    logger::init(args.log_level)?;
     let echo = || Route::handler(|| Echo).protocols(args.protocol.clone());
     let mut server = Server::new(config(&args)).route_with(&args.path, echo());
     if !args.no_page {
