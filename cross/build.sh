@@ -17,13 +17,13 @@ case $target in
   *) echo "cross: unsupported target $target" >&2; exit 1 ;;
 esac
 cd "$root"
-# Debian's toolchain, not rustup's; the sysroot only for the target (build scripts and proc
-# macros still build for the host with the host's std).
-export PATH=/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
+# Debian's toolchain as unpacked by setup-debian.sh, not rustup's or any other on PATH; the
+# sysroot only for the target (build scripts and proc macros still build for the host with the
+# host's std).
+source "$root/cross/toolchain.sh"
 export CARGO_TARGET_DIR=$root/target/cross/build
 upper=$(echo "$target" | tr 'a-z-' 'A-Z_')
 export "CARGO_TARGET_${upper}_RUSTFLAGS=--sysroot $sysroot"
-cargo=/usr/bin/cargo
 
 case ${1:-build} in
   build)

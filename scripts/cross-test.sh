@@ -11,9 +11,11 @@ source scripts/echo-server.sh
 bash cross/setup-debian.sh
 # rust-version = "1.85", checked: the whole workspace (all features, tests, examples, the bench
 # tool and the tests' client) on the host with Debian's Rust 1.85.
-echo "cross-test: cargo check with $(/usr/bin/rustc --version)"
-PATH=/usr/bin:$PATH RUSTC=/usr/bin/rustc CARGO_TARGET_DIR=$root/target/cross/host-1.85 \
-  /usr/bin/cargo check --locked --workspace --all-features --all-targets
+(
+  source cross/toolchain.sh
+  echo "cross-test: cargo check with $($RUSTC --version)"
+  CARGO_TARGET_DIR=$root/target/cross/host-1.85 $cargo check --locked --workspace --all-features --all-targets
+)
 python=$root/target/pyenv/bin/python
 [ -x "$python" ] || { echo "cross-test: run the host tests first (they make target/pyenv)" >&2; exit 1; }
 summary=$root/target/cross/summary.txt

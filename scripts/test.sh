@@ -6,7 +6,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-# rustup's toolchain first (cross/setup-debian.sh installs Debian's cargo 1.85 in /usr/bin).
+# rustup's toolchain first, should another cargo be on PATH (the ARM toolchain of
+# cross/setup-debian.sh is not: it stays under target/cross/).
 if [ -d "$HOME/.cargo/bin" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
 if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   echo "test: installing python3-venv"
