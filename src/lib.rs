@@ -7,8 +7,10 @@
 //! connection from any thread.
 //!
 //! Each connection has a read loop (on its own thread, calling the handler) and a write loop
-//! (a second thread, the only writer of the socket) linked by bounded crossbeam channels. One
-//! timer thread per server sends pings and enforces every timeout.
+//! (a second thread) linked by bounded crossbeam channels; a sender writes its message to the
+//! socket itself when nothing is queued ahead of it (see [`Config::direct_writes`]). One timer
+//! thread per server sends pings and enforces every timeout. [`ServerHandle::shutdown`] (or
+//! [`ServerHandle::wait`] with a [`Stopper`]) closes every session with 1001.
 //!
 //! Beyond plain routes: [`Route::raw`] hands a [`RawHandler`] every frame (Ktor's
 //! `webSocketRaw`); [`Broadcast`] publishes to many sessions with a [`SlowConsumer`] policy;
@@ -44,11 +46,13 @@
 //! # Ok::<(), syncws::Error>(())
 //! ```
 // The exceptions: `connection::direct::send_nonblocking` (a `sendmsg` with `MSG_DONTWAIT`),
-// `server::poll::readable` (`poll(2)`) and the SIMD loops of `protocol::mask::simd`.
+// `server::sys` (`poll(2)` and a `send(2)` with `MSG_NOSIGNAL`) and the SIMD loops of
+// `protocol::mask::simd`.
 #![deny(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
-// The layers, from the bottom up; each imports only from those above it in this list.
+// The layers, from the bottom up: protocol, error, handshake, extensions, connection, server,
+// broadcast. Each imports only from the layers below it (docs/ARCHITECTURE.md).
 mod broadcast;
 mod connection;
 mod error;

@@ -54,3 +54,34 @@ fn a_trickling_client_holds_up_no_other_refusal() {
     drop(server);
     trickler.join().unwrap();
 }
+
+/// Open file descriptors of this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn a_flood_of_refused_connections_holds_a_bounded_number_of_descriptors() {
+    let config = Config::default().max_connections(1).close_timeout(Duration::from_millis(500));
+    let (server, _events) = recording(config);
+    let addr = server.local_addr();
+    let _holder = Client::connect(addr, "/echo");
+    thread::sleep(Duration::from_millis(100));
+    let before = open_fds();
+    // Refused clients that stay connected and send nothing: each lingers on the server for
+    // its second, unless the server holds too many already. They come in waves over 0.7 s, so
+    // that the refusal thread has time to take every one it would take.
+    const WAVES: usize = 12;
+    const WAVE: usize = 50;
+    let mut clients: Vec<TcpStream> = Vec::new();
+    for _ in 0..WAVES {
+        clients.extend((0..WAVE).filter_map(|_| TcpStream::connect(addr).ok()));
+        thread::sleep(Duration::from_millis(60));
+    }
+    assert_eq!(clients.len(), WAVES * WAVE);
+    let server_side = open_fds().saturating_sub(before + clients.len());
+    // 256 lingering and 64 waiting to, at most (and a few of the moment).
+    assert!(server_side <= 256 + 64 + 8, "the server holds {server_side} refused connections");
+    drop(clients);
+    drop(server);
+}

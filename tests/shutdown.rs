@@ -68,12 +68,13 @@ fn wait_serves_until_a_stopper_fires_then_closes_sessions_with_1001() {
     client.send_text("before");
     assert_eq!(client.read_data().unwrap().text(), "before");
     let stopper = server.stopper();
+    let late = server.stopper();
     let (done_tx, done) = crossbeam_channel::bounded(1);
     std::thread::spawn(move || {
         let _ = done_tx.send(server.wait());
     });
     assert!(done.recv_timeout(Duration::from_millis(300)).is_err(), "wait returned before a stop");
-    // From another thread, twice: the second does nothing.
+    // From another thread, twice.
     std::thread::spawn(move || {
         stopper.stop();
         stopper.stop();
@@ -82,4 +83,17 @@ fn wait_serves_until_a_stopper_fires_then_closes_sessions_with_1001() {
     client.send_close(1001, "");
     assert_eq!(done.recv_timeout(Duration::from_secs(10)), Ok(0), "wait did not return");
     assert_eq!(support::close_event(&events).code.as_u16(), 1001);
+    // After the server is gone, a stop does nothing, and raises no SIGPIPE even where SIGPIPE
+    // would end the process (as in C programs, or after `signal(SIGPIPE, SIG_DFL)`).
+    let old = set_sigpipe(libc::SIG_DFL);
+    late.stop();
+    late.stop();
+    set_sigpipe(old);
+}
+
+/// Sets what SIGPIPE does; returns what it did.
+#[allow(unsafe_code)]
+fn set_sigpipe(action: libc::sighandler_t) -> libc::sighandler_t {
+    // SAFETY: sets a signal's disposition to a value `signal` returned or to `SIG_DFL`.
+    unsafe { libc::signal(libc::SIGPIPE, action) }
 }

@@ -72,7 +72,7 @@ impl Session {
         }
     }
 
-    /// A number unique among this server's connections.
+    /// A number unique among the connections of this process.
     pub fn id(&self) -> u64 {
         self.inner.conn.id
     }

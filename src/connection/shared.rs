@@ -260,15 +260,8 @@ impl Conn {
         true
     }
 
-    /// Records that the write loop sent a close frame given by a raw handler: the peer now has
-    /// `close_timeout` to answer.
-    pub(crate) fn note_raw_close_sent(self: &Arc<Self>, close: (CloseCode, String)) {
-        self.closing.raw_sent(close, self.now_ms());
-        self.advance(Phase::Closing);
-    }
-
-    /// Gives the write loop `close_timeout` to send the close frame a raw handler owes the
-    /// peer, without closing the session for sends.
+    /// Starts (or restarts) the close timeout: the peer has `close_timeout` from now to answer
+    /// a raw handler's close frame, or the raw handler has it to answer the peer's.
     pub(crate) fn start_close_timeout(self: &Arc<Self>) {
         self.closing.start_timeout(self.now_ms());
         self.advance(Phase::Closing);

@@ -9,7 +9,7 @@ use super::outgoing::Outbound;
 use super::session::{Session, SessionInfo};
 use super::settings::Settings;
 use super::shared::{Conn, Ctrl};
-use super::timer::Timer;
+use super::timer::TimerQueue;
 use crate::handshake::Request;
 
 /// A session in the open phase. Nothing drains its control lane or outgoing queue, as if its
@@ -17,8 +17,10 @@ use crate::handshake::Request;
 pub(crate) struct Fixture {
     pub(crate) session: Session,
     pub(crate) conn: Arc<Conn>,
-    /// Kept open for the fixture's life: both sockets, the lanes' receiving ends, the timer.
-    _keep: (Arc<TcpStream>, TcpStream, Receiver<Ctrl>, Receiver<Outbound>, Timer),
+    /// The connection's timer queue, which no thread serves: tests take what is due themselves.
+    pub(crate) timer: Arc<TimerQueue>,
+    /// Kept open for the fixture's life: both sockets and the lanes' receiving ends.
+    _keep: (Arc<TcpStream>, TcpStream, Receiver<Ctrl>, Receiver<Outbound>),
 }
 
 /// A fixture with `settings`.
@@ -27,12 +29,11 @@ pub(crate) fn session(settings: Settings) -> Fixture {
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, peer) = listener.accept().unwrap();
     let server_socket = Arc::new(server);
-    let timer = Timer::start("test-timer").unwrap();
+    let timer = super::timer::tests::unserved();
     let settings = Arc::new(settings);
-    let queue = timer.queue().clone();
     static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (conn, ctrl) = Conn::new(id, peer, &server_socket, settings.clone(), queue.clock(), queue);
+    let (conn, ctrl) = Conn::new(id, peer, &server_socket, settings.clone(), timer.clock(), timer.clone());
     let conn = Arc::new(conn);
     conn.advance(super::shared::Phase::Open);
     let (out_tx, out) = crossbeam_channel::bounded(settings.queue_capacity);
@@ -40,5 +41,5 @@ pub(crate) fn session(settings: Settings) -> Fixture {
     let request = Request { remote_addr: peer, path: "/".to_owned(), query: None, headers: Vec::new() };
     let info = SessionInfo { request, protocol: None, extensions: String::new(), raw: false };
     let session = Session::new(conn.clone(), info, out_tx, in_rx);
-    Fixture { session, conn, _keep: (server_socket, client, ctrl, out, timer) }
+    Fixture { session, conn, timer, _keep: (server_socket, client, ctrl, out) }
 }

@@ -42,10 +42,21 @@ impl Ord for Entry {
     }
 }
 
-#[derive(Default)]
 struct Queue {
     entries: BinaryHeap<Reverse<Entry>>,
+    /// Entries whose deadline was moved stay until they come up; past this many, they are
+    /// swept out (a closed connection's entry would otherwise keep its memory until then).
+    sweep_at: usize,
     stopped: bool,
+}
+
+/// The smallest sweep threshold.
+const SWEEP_MIN: usize = 1024;
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue { entries: BinaryHeap::new(), sweep_at: SWEEP_MIN, stopped: false }
+    }
 }
 
 /// The deadlines of every watched connection; connections hold it to reschedule themselves.
@@ -62,6 +73,11 @@ impl std::fmt::Debug for TimerQueue {
 }
 
 impl TimerQueue {
+    /// A queue with no thread serving it yet.
+    fn new() -> Self {
+        TimerQueue { clock: Clock::new(), queue: Mutex::new(Queue::default()), changed: Condvar::new() }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -83,6 +99,13 @@ impl Schedule for TimerQueue {
         conn.timer_due_ms.store(due_ms, Ordering::Relaxed);
         let earliest = q.entries.peek().is_none_or(|Reverse(e)| due_ms < e.due_ms);
         q.entries.push(Reverse(Entry { due_ms, id: conn.id, conn: Arc::downgrade(conn) }));
+        if q.entries.len() > q.sweep_at {
+            // Keep the entries that still count: live connections at their current deadline.
+            q.entries.retain(|Reverse(e)| {
+                e.conn.upgrade().is_some_and(|c| c.timer_due_ms.load(Ordering::Relaxed) == e.due_ms)
+            });
+            q.sweep_at = (2 * q.entries.len()).max(SWEEP_MIN);
+        }
         drop(q);
         if earliest {
             self.changed.notify_one();
@@ -135,11 +158,7 @@ pub(crate) struct Timer {
 impl Timer {
     /// Starts the timer thread.
     pub(crate) fn start(name: &str) -> std::io::Result<Timer> {
-        let queue = Arc::new(TimerQueue {
-            clock: Clock::new(),
-            queue: Mutex::new(Queue::default()),
-            changed: Condvar::new(),
-        });
+        let queue = Arc::new(TimerQueue::new());
         let q = queue.clone();
         let thread =
             thread::Builder::new().name(name.to_owned()).stack_size(64 * 1024).spawn(move || run(&q))?;
@@ -249,4 +268,84 @@ fn ping_tick(conn: &Conn, now: u64, period: u64, timeout: u64) -> u64 {
 
 fn ms(d: Duration) -> u64 {
     d.as_millis().min(u64::MAX as u128 / 4) as u64
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::connection::testing;
+    use crate::server::Config;
+
+    /// A queue that no thread serves: the tests take what is due themselves.
+    pub(crate) fn unserved() -> Arc<TimerQueue> {
+        Arc::new(TimerQueue::new())
+    }
+
+    fn entries(q: &TimerQueue) -> usize {
+        q.lock().entries.len()
+    }
+
+    /// What comes due within `limit` (empty if nothing does).
+    fn due_within(q: &Arc<TimerQueue>, limit: Duration) -> Vec<Arc<Conn>> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let waiter = q.clone();
+        let thread = std::thread::spawn(move || {
+            let mut due = Vec::new();
+            waiter.wait_due(&mut due);
+            let _ = tx.send(due);
+        });
+        let due = rx.recv_timeout(limit).unwrap_or_default();
+        if due.is_empty() {
+            q.lock().stopped = true; // ends the waiting thread
+            q.changed.notify_all();
+        }
+        thread.join().unwrap();
+        due
+    }
+
+    /// A fixture whose first deadline (the one `advance(Open)` asked for) was taken.
+    fn fixture() -> testing::Fixture {
+        let f = testing::session(Config::default().settings());
+        assert_eq!(due_within(&f.timer, Duration::from_secs(1)).len(), 1);
+        f
+    }
+
+    #[test]
+    fn the_earliest_deadline_counts_and_moved_ones_are_skipped() {
+        let f = fixture();
+        let (q, conn) = (&f.timer, &f.conn);
+        let now = q.clock().now_ms();
+        q.schedule(conn, now + 60_000);
+        q.schedule(conn, now + 90_000); // later: changes nothing
+        assert_eq!(conn.timer_due_ms.load(Ordering::Relaxed), now + 60_000);
+        q.schedule(conn, now + 20); // earlier: a new entry; the +60 s one is now stale
+        assert_eq!(entries(q), 2);
+        let due = due_within(q, Duration::from_secs(1));
+        assert_eq!(due.len(), 1, "due once, at the earlier deadline");
+        assert_eq!(conn.timer_due_ms.load(Ordering::Relaxed), u64::MAX, "taken: nothing queued for it");
+        assert_eq!(entries(q), 1, "the stale entry waits, and will be skipped when it comes up");
+    }
+
+    #[test]
+    fn a_phase_change_is_looked_at_now() {
+        let f = fixture();
+        let (q, conn) = (&f.timer, &f.conn);
+        q.schedule(conn, q.clock().now_ms() + 30_000); // the next ping
+        assert!(due_within(q, Duration::from_millis(200)).is_empty(), "nothing due for 30 s");
+        q.lock().stopped = false;
+        conn.advance(Phase::Closing); // asks to be looked at now
+        let due = due_within(q, Duration::from_secs(1));
+        assert!(due.len() == 1 && Arc::ptr_eq(&due[0], conn));
+    }
+
+    #[test]
+    fn moved_deadlines_do_not_pile_up() {
+        let f = fixture();
+        let (q, conn) = (&f.timer, &f.conn);
+        let far = q.clock().now_ms() + 1_000_000;
+        for i in 0..10_000 {
+            q.schedule(conn, far - i); // each one earlier: each one a new entry
+        }
+        assert!(entries(q) <= 2 * SWEEP_MIN, "{} entries for one connection", entries(q));
+    }
 }

@@ -255,15 +255,21 @@ impl Writer {
 
     /// A frame from a raw route, as given; a close frame ends the write loop.
     fn raw_frame(&mut self, f: Frame) -> io::Result<Flow> {
-        let close = (f.opcode == Opcode::Close)
-            .then(|| parse_close(&f.payload).unwrap_or((CloseCode::NO_STATUS, String::new())));
+        let close = f.opcode == Opcode::Close;
+        if close {
+            // Recorded before it is written, so that a peer answering at once is not taken for
+            // the side that closed first.
+            let sent = parse_close(&f.payload).unwrap_or((CloseCode::NO_STATUS, String::new()));
+            self.conn.closing.raw_sent(sent, self.conn.now_ms());
+        }
         self.frame_out(f.opcode.to_wire(), f.fin, f.rsv, Cow::Owned(f.payload))?;
-        let Some(close) = close else {
+        if !close {
             return Ok(Flow::Go);
-        };
+        }
         self.flush()?;
         let _ = self.stream.shutdown(Shutdown::Write);
-        self.conn.note_raw_close_sent(close);
+        // The peer's time to answer runs from now.
+        self.conn.start_close_timeout();
         Ok(Flow::Stop)
     }
 
@@ -295,12 +301,23 @@ impl Writer {
         Ok(owned(payload))
     }
 
-    /// Sends everything still queued, then the requested close frame, then half-closes TCP.
+    /// Sends everything still queued (the session's own queue, then its broadcast lane), then
+    /// the requested close frame, then half-closes TCP.
     fn send_close(&mut self, data: &Receiver<Outbound>) -> io::Result<()> {
         while let Ok(item) = data.try_recv() {
             if let Flow::Stop = self.item(item)? {
                 return Ok(());
             }
+            if self.out.len() >= BATCH {
+                self.flush()?;
+            }
+        }
+        // Broadcast messages queued for this session before the close go out too.
+        if self.lane.is_none() {
+            self.lane = self.conn.broadcast_lane_if_any().cloned();
+        }
+        while let Some(m) = self.next_shared() {
+            self.shared(&m)?;
             if self.out.len() >= BATCH {
                 self.flush()?;
             }

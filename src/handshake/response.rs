@@ -18,24 +18,23 @@ pub struct HttpResponse {
     body: Vec<u8>,
     /// The `Connection` header: `close`, with the connection options of a refusal before it.
     connection: &'static str,
+    /// A header that was refused: the response goes out as a 500 instead.
+    refused: Option<InvalidHeader>,
 }
 
 impl HttpResponse {
-    /// A response with `status`, a `Content-Type` and a body.
-    ///
-    /// # Panics
-    /// If `content_type` holds a control character such as CR or LF (see
-    /// [`try_header`](Self::try_header)).
+    /// A response with `status`, a `Content-Type` and a body. A content type with a control
+    /// character (CR or LF, say) is refused as [`header`](Self::header) refuses values.
     pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        if let Err(e) = check_value(content_type) {
-            panic!("HttpResponse::new: Content-Type refused: {e}");
-        }
+        let refused =
+            check_value(content_type).err().map(|_| InvalidHeader::Value("Content-Type".to_owned()));
         HttpResponse {
             status,
-            content_type: content_type.to_owned(),
+            content_type: if refused.is_some() { String::new() } else { content_type.to_owned() },
             headers: Vec::new(),
             body: body.into(),
             connection: "close",
+            refused,
         }
     }
 
@@ -44,16 +43,23 @@ impl HttpResponse {
         Self::new(200, content_type, body)
     }
 
-    /// Adds a header line.
+    /// Adds a header line. A header that [`try_header`](Self::try_header) would refuse (a name
+    /// that is not an HTTP token, a value with CR, LF or another control character, a header
+    /// syncws writes itself) is never sent: the whole response then goes out as a 500, and the
+    /// refusal is logged. Use `try_header` to handle the refusal yourself.
     ///
-    /// # Panics
-    /// If the header is refused (see [`try_header`](Self::try_header)): a name that is not an
-    /// HTTP token, a value with CR, LF or another control character, or a header syncws writes
-    /// itself. In an [`http_route`](crate::Server::http_route) handler the panic answers 500.
-    pub fn header(self, name: &str, value: &str) -> Self {
-        match self.try_header(name, value) {
-            Ok(response) => response,
-            Err(e) => panic!("HttpResponse::header: {e}"),
+    /// ```
+    /// use syncws::HttpResponse;
+    /// let injected = HttpResponse::ok("text/plain", "hi").header("X-Name", "a\r\nSet-Cookie: evil=1");
+    /// assert_eq!(injected.status(), 500);
+    /// ```
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        match check_header(name, value) {
+            Ok(()) => self.add(name, value),
+            Err(e) => {
+                self.refused.get_or_insert(e);
+                self
+            }
         }
     }
 
@@ -73,32 +79,34 @@ impl HttpResponse {
     /// other than tab (CR and LF included), or `Content-Length`, `Connection` and
     /// `Transfer-Encoding`, which syncws writes itself. A `Content-Type` header replaces the
     /// one given to [`new`](Self::new).
-    pub fn try_header(mut self, name: &str, value: &str) -> Result<Self, InvalidHeader> {
-        if name.is_empty() || !name.bytes().all(is_tchar) {
-            return Err(InvalidHeader::Name(name.escape_debug().to_string()));
-        }
-        if check_value(value).is_err() {
-            return Err(InvalidHeader::Value(name.to_owned()));
-        }
-        if ["content-length", "connection", "transfer-encoding"].iter().any(|r| name.eq_ignore_ascii_case(r))
-        {
-            return Err(InvalidHeader::Reserved(name.to_owned()));
-        }
+    pub fn try_header(self, name: &str, value: &str) -> Result<Self, InvalidHeader> {
+        check_header(name, value)?;
+        Ok(self.add(name, value))
+    }
+
+    /// Adds a header that passed [`check_header`].
+    fn add(mut self, name: &str, value: &str) -> Self {
         if name.eq_ignore_ascii_case("content-type") {
             self.content_type = value.to_owned();
         } else {
             self.headers.push((name.to_owned(), value.to_owned()));
         }
-        Ok(self)
+        self
     }
 
-    /// The status code.
+    /// The status code: 500 once a header was refused.
     pub fn status(&self) -> u16 {
-        self.status
+        if self.refused.is_some() { 500 } else { self.status }
     }
 
-    /// The whole response as sent: status line, headers, `Connection: close`, body.
+    /// The whole response as sent: status line, headers, `Connection: close`, body. A response
+    /// with a refused header is replaced by a plain 500.
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        if let Some(e) = &self.refused {
+            log::error!("HTTP response replaced by a 500: {e}");
+            return HttpResponse::new(500, "text/plain; charset=utf-8", "500 Internal Server Error\n")
+                .to_bytes();
+        }
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n",
             self.status,
@@ -152,6 +160,20 @@ impl fmt::Display for InvalidHeader {
 }
 
 impl std::error::Error for InvalidHeader {}
+
+/// Whether a header may be sent as given: see [`HttpResponse::try_header`].
+fn check_header(name: &str, value: &str) -> Result<(), InvalidHeader> {
+    if name.is_empty() || !name.bytes().all(is_tchar) {
+        return Err(InvalidHeader::Name(name.escape_debug().to_string()));
+    }
+    if check_value(value).is_err() {
+        return Err(InvalidHeader::Value(name.to_owned()));
+    }
+    if ["content-length", "connection", "transfer-encoding"].iter().any(|r| name.eq_ignore_ascii_case(r)) {
+        return Err(InvalidHeader::Reserved(name.to_owned()));
+    }
+    Ok(())
+}
 
 /// A token character (RFC 9110 §5.6.2).
 fn is_tchar(b: u8) -> bool {

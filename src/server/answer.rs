@@ -4,7 +4,8 @@
 //!
 //! Connections refused for being one too many (503) are answered on the accepting thread,
 //! without blocking, and then linger on one thread for all of them: a client that trickles
-//! bytes holds up nobody.
+//! bytes holds up nobody. At most [`MAX_LINGERING`] linger at once (and [`HANDOFF`] wait to),
+//! so that a flood of refused connections cannot use up the process's file descriptors.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
-use super::poll;
+use super::sys;
 use crate::error::{Error, Result};
 use crate::handshake::Rejection;
 
@@ -21,6 +22,8 @@ use crate::handshake::Rejection;
 const LINGER: Duration = Duration::from_secs(1);
 /// Refused connections lingering at once; more are closed right after their answer.
 const MAX_LINGERING: usize = 256;
+/// Refused connections waiting to start lingering (the hand-off from the listener).
+const HANDOFF: usize = 64;
 
 /// Sends an HTTP error and closes the connection (see [`answer_and_close`]).
 pub(crate) fn refuse(stream: &TcpStream, rejection: &Rejection, peer: SocketAddr, path: Option<&str>) {
@@ -60,7 +63,7 @@ pub(crate) struct Refuser {
 impl Refuser {
     /// Starts the thread that lingers on refused connections.
     pub(crate) fn start() -> Result<Refuser> {
-        let (tx, rx) = crossbeam_channel::bounded(MAX_LINGERING);
+        let (tx, rx) = crossbeam_channel::bounded(HANDOFF);
         let thread = thread::Builder::new()
             .name("syncws-refuse".to_owned())
             .stack_size(64 * 1024)
@@ -80,7 +83,7 @@ impl Refuser {
         let _ = stream.shutdown(Shutdown::Write);
         if let Some(tx) = &self.lingering {
             if let Err(TrySendError::Full(_)) = tx.try_send(stream) {
-                log::debug!("{peer}: {MAX_LINGERING} refused connections linger already; closing at once");
+                log::debug!("{peer}: {MAX_LINGERING} refused connections linger already; closed at once");
             }
         }
     }
@@ -112,7 +115,9 @@ fn linger_all(incoming: &Receiver<TcpStream>) {
                 Err(_) => return,
             }
         }
-        loop {
+        // Take no more than the limit: the rest waits in the hand-off channel, and once that is
+        // full too, newly refused connections are closed right after their answer.
+        while lingering.len() < MAX_LINGERING {
             match incoming.try_recv() {
                 Ok(s) => lingering.push((s, Instant::now() + LINGER)),
                 Err(crossbeam_channel::TryRecvError::Empty) => break,
@@ -124,7 +129,7 @@ fn linger_all(incoming: &Receiver<TcpStream>) {
         let fds: Vec<&dyn std::os::fd::AsRawFd> =
             lingering.iter().map(|(s, _)| s as &dyn std::os::fd::AsRawFd).collect();
         // Short waits, so that newly refused connections start lingering promptly.
-        let Ok(ready) = poll::readable(&fds, Some(50)) else { return };
+        let Ok(ready) = sys::readable(&fds, Some(50)) else { return };
         let mut i = 0;
         lingering.retain(|(s, _)| {
             let was_ready = ready[i];

@@ -304,9 +304,13 @@ impl Config {
             }
             Ok(())
         };
-        let not_zero = |option: &'static str, value: Duration| {
-            if value.is_zero() {
-                return Err(crate::Error::InvalidConfig { option, why: "must not be zero".to_owned() });
+        // The timer counts in milliseconds: a shorter duration would be 0.
+        let at_least_1ms = |option: &'static str, value: Duration| {
+            if value < Duration::from_millis(1) {
+                return Err(crate::Error::InvalidConfig {
+                    option,
+                    why: format!("must be at least 1 ms (was {value:?})"),
+                });
             }
             Ok(())
         };
@@ -315,13 +319,13 @@ impl Config {
         at_least("stack_size", self.stack_size, 32 * 1024)?;
         at_least("read_buffer_size", self.read_buffer_size, 256)?;
         at_least("max_request_size", self.max_request_size, 256)?;
-        not_zero("timeout", self.timeout)?;
-        not_zero("handshake_timeout", self.handshake_timeout)?;
-        not_zero("close_timeout", self.close_timeout)?;
+        at_least_1ms("timeout", self.timeout)?;
+        at_least_1ms("handshake_timeout", self.handshake_timeout)?;
+        at_least_1ms("close_timeout", self.close_timeout)?;
         if let Some(period) = self.ping_period {
-            not_zero("ping_period", period).map_err(|_| crate::Error::InvalidConfig {
+            at_least_1ms("ping_period", period).map_err(|_| crate::Error::InvalidConfig {
                 option: "ping_period",
-                why: "must not be zero (None turns pings off)".to_owned(),
+                why: format!("must be at least 1 ms (was {period:?}; None turns pings off)"),
             })?;
         }
         Ok(())

@@ -1,6 +1,5 @@
 //! A running server's handle: its address, its load, and the shutdown.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
@@ -50,10 +49,10 @@ pub struct Stopper {
 impl Stopper {
     /// Asks the server to stop: its listener stops accepting, and [`ServerHandle::wait`]
     /// returns after closing every session. Never blocks, and does nothing else than one
-    /// `write(2)` (no lock, no allocation), so it may be called from a signal handler. Calling
-    /// it again, or after the server stopped, does nothing.
+    /// `send(2)` (no lock, no allocation, no SIGPIPE), so it may be called from a signal
+    /// handler. Calling it again, or after the server stopped, does nothing.
     pub fn stop(&self) {
-        let _ = (&*self.wake).write(&[1]);
+        super::sys::send_byte(&*self.wake);
     }
 }
 
@@ -65,7 +64,6 @@ impl ServerHandle {
         wake: UnixStream,
         timer: Timer,
     ) -> Self {
-        let _ = wake.set_nonblocking(true);
         let stopper = Stopper { wake: Arc::new(wake) };
         ServerHandle { state, local_addr, listener: Some(listener), stopper, timer, stopped: false }
     }
@@ -109,9 +107,10 @@ impl ServerHandle {
             return 0;
         }
         self.stopped = true;
-        // A byte on the wake-up socket makes the listener's `poll` return.
-        self.stopper.stop();
+        // A byte on the wake-up socket makes the listener's `poll` return (`wait` has already
+        // seen it end).
         if let Some(listener) = self.listener.take() {
+            self.stopper.stop();
             let _ = listener.join();
         }
         let state = &self.state;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use super::accept;
 use super::answer::Refuser;
-use super::poll;
 use super::state::{Live, ServerState};
+use super::sys;
 use crate::handshake::Rejection;
 
 /// Accepts until `wake` is closed (or readable).
@@ -26,7 +26,7 @@ pub(crate) fn accept_loop(
         return log::error!("listener: cannot make the socket non-blocking: {e}");
     }
     loop {
-        let ready = match poll::readable(&[listener, wake], None) {
+        let ready = match sys::readable(&[listener, wake], None) {
             Ok(ready) => ready,
             Err(e) => {
                 log::error!("listener: poll failed: {e}");

@@ -11,9 +11,9 @@ mod builder;
 pub(crate) mod config;
 mod handle;
 mod listener;
-mod poll;
 pub(crate) mod route;
 mod state;
+mod sys;
 
 pub use builder::Server;
 pub use config::Config;

@@ -10,6 +10,9 @@ use crate::connection::registry::Registry;
 use crate::connection::settings::Settings;
 use crate::connection::timer::TimerQueue;
 
+/// Connection ids, for every server of the process.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
 /// One server's configuration, routes, and the connections it serves.
 #[derive(Debug)]
 pub(crate) struct ServerState {
@@ -19,7 +22,6 @@ pub(crate) struct ServerState {
     pub(crate) settings: Arc<Settings>,
     pub(crate) timer: Arc<TimerQueue>,
     pub(crate) registry: Arc<Registry>,
-    next_id: AtomicU64,
     /// Connection threads running now, handshakes included.
     live: Mutex<usize>,
     live_changed: Condvar,
@@ -33,14 +35,15 @@ impl ServerState {
             router,
             timer,
             registry: Arc::default(),
-            next_id: AtomicU64::new(1),
             live: Mutex::new(0),
             live_changed: Condvar::new(),
         }
     }
 
+    /// A connection id unique in the process, not only in this server: a `Broadcast` hub may
+    /// hold sessions of several servers.
     pub(crate) fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+        NEXT_ID.fetch_add(1, Ordering::Relaxed)
     }
 
     fn lock_live(&self) -> MutexGuard<'_, usize> {

@@ -1,5 +1,6 @@
-//! Waiting on several sockets at once with `poll(2)`, so that blocking threads can be woken
-//! (the listener at shutdown) and one thread can serve many lingering sockets.
+//! The system calls of the server layer that std does not offer: waiting on several sockets
+//! at once with `poll(2)` (the listener wakes at shutdown, one thread serves many lingering
+//! sockets), and a signal-safe one-byte send.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -22,5 +23,24 @@ pub(crate) fn readable(fds: &[&dyn AsRawFd], timeout_ms: Option<u64>) -> io::Res
         if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
         }
+    }
+}
+
+/// Sends one byte on `socket` without blocking and without raising SIGPIPE when the other end
+/// is gone: one `send(2)` with `MSG_DONTWAIT | MSG_NOSIGNAL`, no lock, no allocation, so a
+/// signal handler may call it. Errors (a full buffer, a closed peer) are ignored: the byte only
+/// wakes a reader that may already be gone.
+#[allow(unsafe_code)]
+pub(crate) fn send_byte(socket: &dyn AsRawFd) {
+    let byte = 1u8;
+    // SAFETY: the descriptor is kept open by its owner for the call; the buffer is one live
+    // byte that the kernel only reads.
+    unsafe {
+        libc::send(
+            socket.as_raw_fd(),
+            (&byte as *const u8).cast(),
+            1,
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        );
     }
 }
