@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up cross-compiling syncws for ARM boards with Debian bookworm's own Rust 1.85 (no rustup):
-#   - the toolchain, rustc-web and cargo-web 1.85 (main suite) with their standard library,
+#   - the toolchain, rustc-web and cargo-web 1.85 (main suite) with their standard library and
+#     its source (rust-web-src, for targets whose std is built with -Zbuild-std),
 #     downloaded with a private apt state and unpacked under target/cross/toolchain/: nothing
 #     lands on PATH, so the user's own cargo and rustc stay what they were;
 #   - system packages that put no compiler on PATH: the gcc cross linkers, qemu-user, and the
@@ -45,24 +46,29 @@ echo "deb [arch=amd64,arm64,armhf] $mirror $suite main" >"$state/sources.list"
 apt_private=(-o "APT::Sandbox::User=root" -o "Dir::State::Lists=$state/lists" -o "Dir::Etc::SourceList=$state/sources.list"
   -o "Dir::Etc::SourceParts=/dev/null" -o "APT::Architectures::=amd64" -o "APT::Architectures::=arm64"
   -o "APT::Architectures::=armhf")
-# Downloads package $1 (name:arch) of $version into the private state; prints the .deb's path.
+# Downloads package $1 (name:arch, arch `all` for sources) of $version into the private state;
+# prints the .deb's path.
 fetch() {
-  local name=${1%:*} arch=${1#*:} deb
+  local name=${1%:*} arch=${1#*:} deb spec=$1
+  [ "$arch" = all ] && spec=$name
   deb=$(ls "$state/debs/${name}_$(echo "$version" | sed 's/:/%3a/')_$arch.deb" 2>/dev/null || true)
   if [ -z "$deb" ]; then
     [ -f "$state/updated" ] || { apt-get "${apt_private[@]}" update -qq; touch "$state/updated"; }
-    (cd "$state/debs" && apt-get "${apt_private[@]}" download -q "$1=$version" >&2)
+    (cd "$state/debs" && apt-get "${apt_private[@]}" download -q "$spec=$version" >&2)
     deb=$(ls "$state/debs/${name}_"*"_$arch.deb" | head -n1)
   fi
   echo "$deb"
 }
 toolchain=$work/toolchain
-if [ "$(cat "$toolchain/version" 2>/dev/null)" != "$version" ]; then
+stamp="$version with rust-web-src"
+if [ "$(cat "$toolchain/version" 2>/dev/null)" != "$stamp" ]; then
   rm -rf "$toolchain" && mkdir -p "$toolchain"
   for p in rustc-web cargo-web libstd-rust-web-1.85 libstd-rust-web-dev; do
     dpkg-deb -x "$(fetch "$p:amd64")" "$toolchain"
   done
-  echo "$version" >"$toolchain/version"
+  # The standard library's source, for targets built with -Zbuild-std (no prebuilt std).
+  dpkg-deb -x "$(fetch rust-web-src:all)" "$toolchain"
+  echo "$stamp" >"$toolchain/version"
 fi
 for arch in arm64 armhf; do
   rm -rf "$work/std-$arch" && mkdir -p "$work/std-$arch"

@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::connection::Session;
+use crate::connection::atomic::AtomicU64;
 use crate::connection::broadcast_lane::{BroadcastLane, Pushed};
 use crate::connection::shared::Phase;
 use crate::protocol::{CloseCode, Message};

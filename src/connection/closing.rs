@@ -17,8 +17,9 @@
 //! under one short lock.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::atomic::AtomicU64;
 use crate::error::Error;
 use crate::protocol::close::truncate_reason;
 use crate::protocol::{CloseCode, CloseReason};

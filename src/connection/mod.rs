@@ -8,6 +8,7 @@
 //! `extensions`; it knows nothing of listeners, routes or HTTP answers (that is `server`), so
 //! that a client can run its connections the same way.
 
+pub(crate) mod atomic;
 pub(crate) mod broadcast_lane;
 pub(crate) mod clock;
 pub(crate) mod closing;

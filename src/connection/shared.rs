@@ -3,11 +3,12 @@
 
 use std::fmt;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::atomic::AtomicU64;
 use super::broadcast_lane::BroadcastLane;
 use super::clock::Clock;
 use super::closing::Closing;

@@ -31,8 +31,8 @@ pub(crate) fn session(settings: Settings) -> Fixture {
     let server_socket = Arc::new(server);
     let timer = super::timer::tests::unserved();
     let settings = Arc::new(settings);
-    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u64;
     let (conn, ctrl) = Conn::new(id, peer, &server_socket, settings.clone(), timer.clock(), timer.clone());
     let conn = Arc::new(conn);
     conn.advance(super::shared::Phase::Open);

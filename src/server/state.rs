@@ -1,11 +1,12 @@
 //! What every thread of one server shares.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::config::Config;
 use super::route::Router;
+use crate::connection::atomic::AtomicU64;
 use crate::connection::registry::Registry;
 use crate::connection::settings::Settings;
 use crate::connection::timer::TimerQueue;
