@@ -2,7 +2,8 @@
 # ARM boards, tested: sets up Debian's cross toolchain (cross/setup-debian.sh), then for
 # aarch64 and armv7 (hard float): builds syncws-echo, runs the library's tests under qemu, and
 # runs the ARM echo binary under qemu against Python `websockets` on the host (text, binary,
-# 1 MB, fragments, ping, close). Prints stripped sizes and needed glibc versions.
+# 1 MB, fragments, ping, close). Checks that 32-bit MIPS (no 64-bit atomics) compiles. Prints
+# stripped sizes and needed glibc versions.
 # Needs the venv made by the host tests (target/pyenv, from tests/python_peer.rs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
