@@ -102,13 +102,7 @@ pub(crate) fn run(
 impl Writer {
     fn serve(&mut self, ctrl: &Receiver<Ctrl>, data: &Receiver<Outbound>) -> io::Result<()> {
         loop {
-            // Broadcast messages arrive on a lane of their own once the session joins a hub.
-            if self.lane.is_none() {
-                if let Some(lane) = self.conn.broadcast_lane_if_any() {
-                    self.bell = lane.bell().clone();
-                    self.lane = Some(lane.clone());
-                }
-            }
+            self.pick_up_lane();
             let wake = select! {
                 recv(ctrl) -> c => Wake::Ctrl(c),
                 recv(data) -> item => Wake::Data(item),
@@ -126,6 +120,17 @@ impl Writer {
             drop(pending);
             if let Flow::Stop = flow {
                 return Ok(());
+            }
+        }
+    }
+
+    /// Takes the broadcast lane, and waits on its bell from then on, once the session has
+    /// joined a hub.
+    fn pick_up_lane(&mut self) {
+        if self.lane.is_none() {
+            if let Some(lane) = self.conn.broadcast_lane_if_any() {
+                self.bell = lane.bell().clone();
+                self.lane = Some(lane.clone());
             }
         }
     }
@@ -313,9 +318,7 @@ impl Writer {
             }
         }
         // Broadcast messages queued for this session before the close go out too.
-        if self.lane.is_none() {
-            self.lane = self.conn.broadcast_lane_if_any().cloned();
-        }
+        self.pick_up_lane();
         while let Some(m) = self.next_shared() {
             self.shared(&m)?;
             if self.out.len() >= BATCH {

@@ -74,7 +74,7 @@ impl Refuser {
 
     /// Answers `stream` with `rejection` at once (a non-blocking write: the answer fits any
     /// socket buffer) and leaves it to linger.
-    pub(crate) fn refuse(&self, stream: TcpStream, rejection: &Rejection, peer: SocketAddr) {
+    pub(crate) fn refuse_busy(&self, stream: TcpStream, rejection: &Rejection, peer: SocketAddr) {
         log::warn!("{peer}: HTTP {} ({})", rejection.status, rejection.why);
         let _ = stream.set_nonblocking(true);
         if let Err(e) = (&stream).write_all(&rejection.to_bytes()) {

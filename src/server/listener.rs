@@ -48,7 +48,7 @@ pub(crate) fn accept_loop(
         };
         let _ = stream.set_nonblocking(false);
         if state.live() >= state.config.max_connections {
-            refuser.refuse(stream, &Rejection::new(503, "too many connections"), peer);
+            refuser.refuse_busy(stream, &Rejection::new(503, "too many connections"), peer);
             continue;
         }
         spawn_connection(state, stream, peer);
