@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use support::*;
 use syncws::{CloseCode, Config, Handler, Message, Route, Server, Session};
 
-const WEBSOCKETS: &str = "websockets==17.4";
+/// The pinned client, shared with scripts/cross-test.sh.
+const REQUIREMENT: &str = include_str!("peers/requirements.txt");
 
 /// The venv's python, created once per test run.
 fn python() -> &'static PathBuf {
@@ -22,17 +23,17 @@ fn python() -> &'static PathBuf {
     PYTHON.get_or_init(|| {
         let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyenv");
         let python = venv.join("bin/python");
-        let ready = Command::new(&python)
-            .args(["-c", "import websockets, sys; sys.exit(websockets.version.version != '17.4')"])
-            .status()
-            .is_ok_and(|s| s.success());
+        let requirement = REQUIREMENT.trim();
+        let version = requirement.trim_start_matches("websockets==");
+        let check = format!("import websockets, sys; sys.exit(websockets.version.version != '{version}')");
+        let ready = Command::new(&python).args(["-c", &check]).status().is_ok_and(|s| s.success());
         if !ready {
             let made =
                 Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 is needed");
             assert!(made.success(), "python3 -m venv failed");
             let pip =
-                Command::new(venv.join("bin/pip")).args(["install", "-q", WEBSOCKETS]).status().unwrap();
-            assert!(pip.success(), "pip install {WEBSOCKETS} failed");
+                Command::new(venv.join("bin/pip")).args(["install", "-q", requirement]).status().unwrap();
+            assert!(pip.success(), "pip install {requirement} failed");
         }
         python
     })
@@ -91,6 +92,14 @@ fn python_round_trips_with_permessage_deflate() {
     );
     let out = run("deflate", &format!("ws://{}/echo", server.local_addr()));
     assert!(out.contains("deflate ok"), "{out}");
+}
+
+#[test]
+#[ignore = "installs Python websockets with pip into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn python_sees_1007_for_bad_utf8_and_1009_for_a_large_message() {
+    let server = start(Server::new(Config::default()).route("/echo", || KtorEcho));
+    let out = run("close_codes", &format!("ws://{}/echo", server.local_addr()));
+    assert!(out.contains("close codes ok"), "{out}");
 }
 
 #[test]

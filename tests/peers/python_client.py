@@ -68,6 +68,25 @@ def server_close(url):
     print("server close ok")
 
 
+def close_codes(url):
+    """The server's close codes for broken input (default limits: 1 MiB messages)."""
+    with connect(url, max_size=None, open_timeout=5, close_timeout=5) as ws:
+        ws.send(b"\xff\xfe not UTF-8", text=True)
+        try:
+            ws.recv(timeout=5)
+            raise AssertionError("expected 1007 for invalid UTF-8")
+        except ConnectionClosed as e:
+            assert e.rcvd is not None and e.rcvd.code == 1007, e
+    with connect(url, max_size=None, open_timeout=5, close_timeout=5) as ws:
+        ws.send(bytes(2_000_000))
+        try:
+            ws.recv(timeout=10)
+            raise AssertionError("expected 1009 for a 2 MB message")
+        except ConnectionClosed as e:
+            assert e.rcvd is not None and e.rcvd.code == 1009, e
+    print("close codes ok")
+
+
 def shutdown(url):
     """Waits for the server to shut down; expects 1001."""
     with connect(url, open_timeout=5) as ws:
@@ -84,4 +103,4 @@ def shutdown(url):
 
 if __name__ == "__main__":
     scenario, url = sys.argv[1], sys.argv[2]
-    {"echo": echo, "deflate": deflate, "subprotocol": subprotocol, "server_close": server_close, "shutdown": shutdown}[scenario](url)
+    {"echo": echo, "deflate": deflate, "close_codes": close_codes, "subprotocol": subprotocol, "server_close": server_close, "shutdown": shutdown}[scenario](url)

@@ -1,9 +1,7 @@
 //! permessage-deflate (RFC 7692) and custom extensions, over real loopback sockets.
 #![cfg(feature = "deflate")]
 
-mod support;
-
-use support::*;
+use crate::support::*;
 use syncws::{
     Accepted, CloseCode, Config, Deflate, Extension, ExtensionError, ExtensionOffer, MessageDecoder,
     MessageEncoder, RSV2, Request, Route, Server,

@@ -2,12 +2,10 @@
 //! whole and in order when the socket fills up mid-frame, when several threads send, and with
 //! control frames queued ahead; the same holds with direct writes turned off.
 
-mod support;
-
 use std::thread;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 use syncws::{Config, Handler, Message, Route, Server, Session};
 
 const BIG: usize = 256 * 1024;

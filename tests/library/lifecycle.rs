@@ -1,14 +1,12 @@
 //! Session life: events, panics, dead peers, backpressure, shutdown, channel style, and many
 //! clients at once, over real loopback sockets.
 
-mod support;
-
 use std::io::Read;
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 use syncws::{CloseCode, Config, Message, Route, Server, TrySendError};
 
 #[test]

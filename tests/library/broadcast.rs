@@ -2,14 +2,12 @@
 //! from a thread that is no handler, and each slow-consumer policy with a client that never
 //! reads.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 /// Messages published in the slow-consumer tests.
 const MESSAGES: usize = 500;
 

@@ -1,12 +1,10 @@
 //! Routing and every HTTP answer of the handshake, over real loopback sockets.
 
-mod support;
-
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 use syncws::{Config, Route, Server};
 
 fn echo_server(config: Config) -> syncws::ServerHandle {

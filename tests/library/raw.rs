@@ -1,11 +1,9 @@
 //! Raw routes: every frame reaches the handler, nothing is answered automatically.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use crossbeam_channel::{Receiver, Sender};
-use support::*;
 use syncws::{CloseCode, CloseReason, Config, Error, Frame, Opcode, RawHandler, Route, Server, Session};
 
 #[derive(Debug)]

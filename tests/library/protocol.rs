@@ -1,10 +1,8 @@
 //! Framing rules of RFC 6455 and the close codes they lead to, over real loopback sockets.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 use syncws::{CloseCode, Config};
 
 /// Sends `bytes` and expects a close frame with `code`, then the server closing TCP.

@@ -1,10 +1,8 @@
 //! Content converters: typed round trips, bad input as a handler error, no converter.
 #![cfg(feature = "json")]
 
-mod support;
-
+use crate::support::*;
 use serde::{Deserialize, Serialize};
-use support::*;
 use syncws::{Config, Error, Handler, JsonConverter, Message, Server, Session};
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
