@@ -1,45 +1,163 @@
 #!/usr/bin/env bash
-# Cross-builds syncws with Debian's Rust 1.85 and the sysroot made by cross/setup-debian.sh.
-#   cross/build.sh <target>          release syncws-echo, stripped, in target/cross/<target>/
-#   cross/build.sh <target> test     the library's tests under qemu (peers that need Python,
-#                                    Node or a browser stay on the host)
-#   cross/build.sh <target> cargo ARGS...   any cargo command for that target
-# Targets: aarch64-unknown-linux-gnu, armv7-unknown-linux-gnueabihf.
+# Static syncws-echo binaries for boards: musl, std built from source with Debian's Rust 1.85,
+# linked by zig (cargo-zigbuild). Run cross/setup.sh once first (as root).
+#
+#   cross/build.sh TARGETS [release]  unwinding kept: a panicking handler closes only its own
+#                                     connection (1011)
+#   cross/build.sh TARGETS min-size   panic = abort, the smallest binary
+#   cross/build.sh TARGETS test       the library's tests under qemu-user (those that need no
+#                                     peer on the host), sharing the release flavour's std
+#   cross/build.sh TARGET cargo ARGS  any cargo command with this target's settings
+#
+# A binary lands at target/cross/TARGET/FLAVOUR/syncws-echo (TARGET as a triple), stripped,
+# after a check that it is statically linked (no program interpreter, no NEEDED entries) and
+# within its size budget. TARGETS is a triple or a short name, a comma-separated list of them,
+# or `all`; several targets build in one cargo run, which keeps both cores busy.
+#   x86_64  x86_64-unknown-linux-musl        PCs, x86 boards
+#   aarch64 aarch64-unknown-linux-musl       64-bit ARM (Raspberry Pi 3/4/5 64-bit, Jetson)
+#   armv7   armv7-unknown-linux-musleabihf   32-bit ARMv7 with hard float (Pi 2/3/4 32-bit, BeagleBone)
+#   armv6   arm-unknown-linux-musleabihf     ARMv6 with hard float (Pi 1, Pi Zero)
+#   mipsel  mipsel-unknown-linux-musl        little-endian MIPS32 routers (OpenWrt ramips, ...)
+#   mips    mips-unknown-linux-musl          big-endian MIPS32 routers (OpenWrt ath79, ...)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-target=${1:?usage: cross/build.sh <target> [test | cargo ARGS...]}
+usage="usage: cross/build.sh TARGETS [release | min-size | test | cargo ARGS...]"
+all=(x86_64 aarch64 armv7 armv6 mipsel mips)
+list=${1:?$usage}
 shift
-sysroot=$root/target/cross/sysroot
-[ -d "$sysroot/lib/rustlib/$target" ] || { echo "cross: run cross/setup-debian.sh first (no std for $target)" >&2; exit 1; }
-case $target in
-  aarch64-unknown-linux-gnu) strip=aarch64-linux-gnu-strip ;;
-  armv7-unknown-linux-gnueabihf) strip=arm-linux-gnueabihf-strip ;;
-  *) echo "cross: unsupported target $target" >&2; exit 1 ;;
-esac
-cd "$root"
-# Debian's toolchain as unpacked by setup-debian.sh, not rustup's or any other on PATH; the
-# sysroot only for the target (build scripts and proc macros still build for the host with the
-# host's std).
-source "$root/cross/toolchain.sh"
-export CARGO_TARGET_DIR=$root/target/cross/build
-upper=$(echo "$target" | tr 'a-z-' 'A-Z_')
-export "CARGO_TARGET_${upper}_RUSTFLAGS=--sysroot $sysroot"
+[ "$list" = all ] && list=$(IFS=,; echo "${all[*]}")
 
-case ${1:-build} in
-  build)
-    $cargo build --release --locked --features cli --bin syncws-echo --target "$target"
-    mkdir -p "target/cross/$target"
-    $strip -o "target/cross/$target/syncws-echo" "$CARGO_TARGET_DIR/$target/release/syncws-echo"
-    ls -l "target/cross/$target/syncws-echo"
+# The triple for a short name (a triple stays as it is).
+triple() {
+  case $1 in
+    x86_64) echo x86_64-unknown-linux-musl ;;
+    aarch64) echo aarch64-unknown-linux-musl ;;
+    armv7) echo armv7-unknown-linux-musleabihf ;;
+    armv6) echo arm-unknown-linux-musleabihf ;;
+    mipsel) echo mipsel-unknown-linux-musl ;;
+    mips) echo mips-unknown-linux-musl ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# Size budgets in KiB, stripped: release 800 everywhere; min-size 384, or 512 on MIPS (MIPS32
+# code is about a third larger).
+budget() {
+  case $1/$2 in
+    */release) echo 800 ;;
+    mips*/min-size) echo 512 ;;
+    *) echo 384 ;;
+  esac
+}
+
+cd "$root"
+source "$root/cross/toolchain.sh"
+venv=$root/target/cross/venv
+[ -x "$venv/bin/cargo-zigbuild" ] || { echo "cross: run cross/setup.sh first (no $venv)" >&2; exit 1; }
+# cargo-zigbuild (build, test, ...) runs $CARGO, and finds zig through the venv's python (the
+# ziglang package).
+export PATH=$venv/bin:$PATH CARGO=$cargo
+# -Zbuild-std on the stable 1.85 compiler: RUSTC_BOOTSTRAP lets it take the unstable flags, and
+# Debian's rust-web-src (unpacked by setup.sh) is the source it builds.
+export RUSTC_BOOTSTRAP=1
+export CARGO_TARGET_DIR=$root/target/cross/build
+# zig builds musl and its C runtime for each target on first use (about a minute): kept here.
+export ZIG_GLOBAL_CACHE_DIR=$root/target/cross/zig-cache
+
+# Per target: rustc flags and how its tests run (qemu-user, binfmt not assumed).
+targets=()
+target_args=()
+for name in ${list//,/ }; do
+  t=$(triple "$name")
+  extra=
+  case $t in
+    x86_64-unknown-linux-musl) runner= ;;
+    aarch64-unknown-linux-musl) runner=qemu-aarch64 ;;
+    # Thumb-2 code, as Debian and Raspberry Pi OS compile for ARMv7: a quarter smaller than
+    # ARM code (every ARMv7-A CPU runs it).
+    armv7-unknown-linux-musleabihf) runner=qemu-arm extra="-C target-feature=+thumb-mode" ;;
+    # The Pi 1's CPU, so that an ARMv7 instruction would fault instead of passing.
+    arm-unknown-linux-musleabihf) runner="qemu-arm -cpu arm1176" ;;
+    # A static-pie MIPS binary linked by zig crashed at startup under qemu; a position-dependent
+    # static executable is what OpenWrt's own toolchain makes, and it works.
+    mipsel-unknown-linux-musl) runner=qemu-mipsel extra="-C relocation-model=static" ;;
+    mips-unknown-linux-musl) runner=qemu-mips extra="-C relocation-model=static" ;;
+    *) echo "cross: unsupported target $name (see the header of cross/build.sh)" >&2; exit 2 ;;
+  esac
+  upper=$(echo "$t" | tr 'a-z-' 'A-Z_')
+  # zig brings musl and the C runtime objects; rustc must not look for its own (none here).
+  export "CARGO_TARGET_${upper}_RUSTFLAGS=-C link-self-contained=no${extra:+ $extra}"
+  [ -z "$runner" ] || export "CARGO_TARGET_${upper}_RUNNER=$runner"
+  targets+=("$t")
+  target_args+=(--target "$t")
+done
+
+std=(-Zbuild-std=std,panic_abort)
+# std's features for the release flavour and the tests (which share its build): unwinding and
+# std's defaults (runtime CPU feature detection), but not "backtrace", which cargo adds by
+# default: the binaries are stripped, so a backtrace could not name a function anyway, and
+# leaving the symbolizer out (addr2line, gimli, object, miniz_oxide) saves 100 to 350 KiB.
+std_release=(-Zbuild-std-features=panic-unwind,default)
+# min-size: panic_immediate_abort leaves out std's panic machinery (messages, formatting);
+# optimize_for_size picks std's smaller algorithms (sorting, ...).
+std_min=(-Zbuild-std-features=panic_immediate_abort,optimize_for_size)
+
+# Fails unless $1 is a static, stripped executable.
+check_static() {
+  local bin=$1
+  if readelf -lW "$bin" | grep -q 'INTERP'; then
+    echo "cross: $bin asks for a program interpreter (not static)" >&2; return 1
+  fi
+  if readelf -dW "$bin" 2>/dev/null | grep -q '(NEEDED)'; then
+    echo "cross: $bin needs shared libraries:" >&2; readelf -dW "$bin" | grep NEEDED >&2; return 1
+  fi
+  if readelf -SW "$bin" | grep -q ' \.symtab '; then
+    echo "cross: $bin is not stripped" >&2; return 1
+  fi
+}
+
+flavour=${1:-release}
+case $flavour in
+  release)
+    cargo-zigbuild build --locked --release "${std[@]}" "${std_release[@]}" --features cli --bin syncws-echo \
+      "${target_args[@]}"
+    ;;
+  min-size)
+    cargo-zigbuild build --locked --profile min-size "${std[@]}" "${std_min[@]}" --features cli --bin syncws-echo \
+      "${target_args[@]}"
     ;;
   test)
-    $cargo test --locked --features json --target "$target" --lib \
-      --test handshake --test protocol --test lifecycle --test raw --test broadcast --test deflate --test convert \
-      --test direct_writes
+    # The release profile, so that the tests share std and the dependencies with the release
+    # binary. Unit tests and tests/library (one binary: each link is a whole-program LTO).
+    # Symbolizing a backtrace under qemu takes seconds, longer than the tests' read timeouts;
+    # the panics that tests provoke on purpose print their message only.
+    RUST_BACKTRACE=0 cargo-zigbuild test --locked --release --no-fail-fast "${std[@]}" "${std_release[@]}" \
+      --features json --lib --test library "${target_args[@]}"
+    exit
     ;;
   cargo)
     shift
-    $cargo "$@" --target "$target"
+    sub=${1:?$usage}
+    shift
+    cargo-zigbuild "$sub" "${std[@]}" "${target_args[@]}" "$@"
+    exit
     ;;
-  *) echo "cross: unknown command $1" >&2; exit 1 ;;
+  *) echo "$usage" >&2; exit 2 ;;
 esac
+
+for t in "${targets[@]}"; do
+  out=target/cross/$t/$flavour
+  mkdir -p "$out"
+  # The profiles strip at link time (strip = true). MIPS objects also carry .pdr, procedure
+  # descriptors for debuggers that the linker's strip keeps (90 KiB): removed, as OpenWrt's
+  # strip does.
+  objcopy --remove-section=.pdr "$CARGO_TARGET_DIR/$t/$flavour/syncws-echo" "$out/syncws-echo"
+  check_static "$out/syncws-echo"
+  size=$(stat -c %s "$out/syncws-echo")
+  budget=$(budget "$t" "$flavour")
+  if [ "$size" -gt $((budget * 1024)) ]; then
+    echo "cross: $out/syncws-echo is $size bytes, over its budget of $budget KiB" >&2
+    exit 1
+  fi
+  echo "cross: $out/syncws-echo $size bytes (budget $budget KiB), static"
+done

@@ -1,50 +1,96 @@
 #!/usr/bin/env bash
-# ARM boards, tested: sets up Debian's cross toolchain (cross/setup-debian.sh), then for
-# aarch64 and armv7 (hard float): builds syncws-echo, runs the library's tests under qemu, and
-# runs the ARM echo binary under qemu against Python `websockets` on the host (text, binary,
-# 1 MB, fragments, ping, close). Checks that 32-bit MIPS (no 64-bit atomics) compiles. Prints
-# stripped sizes and needed glibc versions.
-# Needs the venv made by the host tests (target/pyenv, from tests/python_peer.rs).
+# Boards, tested: static syncws-echo for every target of cross/build.sh, in both flavours, the
+# library's tests under qemu-user, and each binary under qemu against Python `websockets` on the
+# host (tests/peers/python_client.py: text, binary, 1 MB, fragments, ping, close 4000,
+# permessage-deflate, 1007 and 1009, and SIGTERM -> 1001). Also checks the whole workspace with
+# Debian's Rust 1.85 (rust-version). Prints a table of sizes and times, also written to
+# target/cross/summary.md.
+#   scripts/cross-test.sh [TARGETS]    TARGETS as for cross/build.sh (default: all)
+# Installs what it needs itself (cross/setup.sh; the Python venv target/pyenv); run it as root.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source scripts/echo-server.sh
-bash cross/setup-debian.sh
-# rust-version = "1.85", checked: the whole workspace (all features, tests, examples, the bench
-# tool and the tests' client) on the host with Debian's Rust 1.85.
+list=${1:-all}
+bash cross/setup.sh
+
+# rust-version = "1.85", checked for real: the whole workspace (all features, tests, examples,
+# the bench tool and the tests' client) on the host with Debian's Rust 1.85.
 (
   source cross/toolchain.sh
   echo "cross-test: cargo check with $($RUSTC --version)"
   CARGO_TARGET_DIR=$root/target/cross/host-1.85 $cargo check --locked --workspace --all-features --all-targets
-  # 32-bit MIPS has no 64-bit atomics (portable-atomic stands in): the echo binary and the
-  # library must still compile. Their std is built from source (-Zbuild-std, Debian's
-  # rust-web-src; RUSTC_BOOTSTRAP lets the stable compiler take the flag).
-  for target in mipsel-unknown-linux-musl mips-unknown-linux-musl; do
-    echo "cross-test: cargo check for $target"
-    RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$root/target/cross/check \
-      $cargo check --locked -Zbuild-std=std,panic_abort --target "$target" --features cli --bin syncws-echo --lib
-  done
 )
+
 python=$root/target/pyenv/bin/python
-[ -x "$python" ] || { echo "cross-test: run the host tests first (they make target/pyenv)" >&2; exit 1; }
-summary=$root/target/cross/summary.txt
-: >"$summary"
-for target in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
-  case $target in
-    aarch64-*) qemu=(qemu-aarch64 -L /usr/aarch64-linux-gnu); objdump=aarch64-linux-gnu-objdump ;;
-    armv7-*) qemu=(qemu-arm -L /usr/arm-linux-gnueabihf); objdump=arm-linux-gnueabihf-objdump ;;
-  esac
-  echo "cross-test: $target"
-  cross/build.sh "$target"
-  cross/build.sh "$target" test
-  bin=target/cross/$target/syncws-echo
+requirement=$(cat tests/peers/requirements.txt)
+if ! "$python" -c "import websockets, sys; sys.exit(websockets.version.version != '${requirement#websockets==}')" 2>/dev/null; then
+  python3 -m venv target/pyenv
+  target/pyenv/bin/pip install -q "$requirement"
+fi
+
+# Every target in one cargo run per step: the two cores stay busy while one target waits on a
+# single-threaded step (its LTO link, core's one codegen unit).
+seconds() { date +%s; }
+t0=$(seconds)
+bash cross/build.sh "$list" release
+t1=$(seconds)
+bash cross/build.sh "$list" test
+t2=$(seconds)
+bash cross/build.sh "$list" min-size
+t3=$(seconds)
+
+# Runs the Python probe against one binary under qemu.
+probe() {
+  local bin=$1 log out
+  shift
   log=$(mktemp)
-  start_echo "$log" "${qemu[@]}" "$bin" --listen 127.0.0.1:0 --log-level info
+  out=$(mktemp)
+  start_echo "$log" "$@" "$bin" --listen 127.0.0.1:0 --log-level info
   "$python" tests/peers/python_client.py echo "$ECHO_URL"
+  "$python" tests/peers/python_client.py deflate "$ECHO_URL"
+  "$python" tests/peers/python_client.py close_codes "$ECHO_URL"
+  # SIGTERM while a client is connected: it must see 1001, and the server must exit cleanly.
+  "$python" tests/peers/python_client.py shutdown "$ECHO_URL" >"$out" 2>&1 &
+  local client=$!
+  for _ in $(seq 1 100); do grep -q waiting "$out" && break; sleep 0.1; done
   stop_echo
-  rm -f "$log"
-  size=$(stat -c %s "$bin")
-  glibc=$($objdump -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n1)
-  echo "$target: syncws-echo $size bytes stripped, needs $glibc" | tee -a "$summary"
+  wait "$client" || { cat "$out" >&2; return 1; }
+  grep -q "shutdown ok" "$out" || { cat "$out" >&2; return 1; }
+  echo "shutdown ok"
+  rm -f "$log" "$out"
+}
+
+summary=$root/target/cross/summary.md
+{
+  echo "| target | flavour | bytes | libc | panic | probe |"
+  echo "| --- | --- | ---: | --- | --- | --- |"
+} >"$summary"
+[ "$list" = all ] && list=x86_64,aarch64,armv7,armv6,mipsel,mips
+for name in ${list//,/ }; do
+  case $name in
+    x86_64*) t=x86_64-unknown-linux-musl qemu=() ;;
+    aarch64*) t=aarch64-unknown-linux-musl qemu=(qemu-aarch64) ;;
+    armv7*) t=armv7-unknown-linux-musleabihf qemu=(qemu-arm) ;;
+    armv6 | arm-*) t=arm-unknown-linux-musleabihf qemu=(qemu-arm -cpu arm1176) ;;
+    mipsel*) t=mipsel-unknown-linux-musl qemu=(qemu-mipsel) ;;
+    mips*) t=mips-unknown-linux-musl qemu=(qemu-mips) ;;
+  esac
+  for flavour in release min-size; do
+    bin=target/cross/$t/$flavour/syncws-echo
+    echo "cross-test: probing $bin ${qemu[*]:+under ${qemu[*]}}"
+    start=$(seconds)
+    probe "$bin" "${qemu[@]}"
+    panic=unwind
+    [ "$flavour" = min-size ] && panic=abort
+    echo "| $t | $flavour | $(stat -c %s "$bin") | musl, static | $panic | passed in $(($(seconds) - start)) s |" >>"$summary"
+  done
 done
+t4=$(seconds)
+{
+  echo
+  echo "Times: release builds $((t1 - t0)) s, tests (build and qemu runs) $((t2 - t1)) s," \
+    "min-size builds $((t3 - t2)) s, probes $((t4 - t3)) s."
+} >>"$summary"
+cat "$summary"
 echo "cross-test: passed"

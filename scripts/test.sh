@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of syncws: unit, integration (loopback; Python `websockets` in a venv and Node
 # `ws` in target/node, both installed by the tests; Chromium), doc tests, and the Autobahn conformance
-# suite (all 517 cases), then the ARM cross builds and their tests under qemu
-# (scripts/cross-test.sh). Installs what it needs itself (apt, PyPI, npm); run it as root.
+# suite (all 517 cases), then the static board binaries (six targets, two flavours) with the
+# library's tests and a Python probe of each binary under qemu (scripts/cross-test.sh). Installs what it needs itself (apt, PyPI, npm); run it as root.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-# rustup's toolchain first, should another cargo be on PATH (the ARM toolchain of
-# cross/setup-debian.sh is not: it stays under target/cross/).
+# rustup's toolchain first, should another cargo be on PATH (the board toolchain of
+# cross/setup.sh is not: it stays under target/cross/).
 if [ -d "$HOME/.cargo/bin" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
 if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   echo "test: installing python3-venv"
@@ -24,5 +24,6 @@ SYNCWS_PEER_TESTS=1 cargo test --workspace --all-features -- --include-ignored
 # The library without its default features (no deflate) builds and passes its unit tests too.
 cargo test --no-default-features --lib
 scripts/autobahn.sh
-# ARM boards: Debian's Rust 1.85 (which also checks rust-version), tests and echo under qemu.
+# Boards: Debian's Rust 1.85 (which also checks rust-version), static binaries, tests and probes
+# under qemu.
 scripts/cross-test.sh
