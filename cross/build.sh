@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Static syncws-echo binaries for boards: musl, std built from source with Debian's Rust 1.85,
-# linked by zig (cargo-zigbuild). Run cross/setup.sh once first (as root).
+# linked by zig (cargo-zigbuild). Runs cross/setup.sh first, which installs what is missing
+# (Debian packages, the toolchain under target/cross/, zig in a venv; pinned, idempotent).
 #
 #   cross/build.sh TARGETS [release]  unwinding kept: a panicking handler closes only its own
 #                                     connection (1011)
@@ -51,9 +52,10 @@ budget() {
 }
 
 cd "$root"
+# Installs what is missing (idempotent, a second or two when all is there; apt needs root).
+bash "$root/cross/setup.sh"
 source "$root/cross/toolchain.sh"
 venv=$root/target/cross/venv
-[ -x "$venv/bin/cargo-zigbuild" ] || { echo "cross: run cross/setup.sh first (no $venv)" >&2; exit 1; }
 # cargo-zigbuild (build, test, ...) runs $CARGO, and finds zig through the venv's python (the
 # ziglang package).
 export PATH=$venv/bin:$PATH CARGO=$cargo
@@ -74,7 +76,8 @@ for name in ${list//,/ }; do
     x86_64-unknown-linux-musl) runner= ;;
     aarch64-unknown-linux-musl) runner=qemu-aarch64 ;;
     # Thumb-2 code, as Debian and Raspberry Pi OS compile for ARMv7: a quarter smaller than
-    # ARM code (every ARMv7-A CPU runs it).
+    # ARM code (every ARMv7-A CPU runs it). rustc warns that `thumb-mode` is not a stable
+    # target feature; LLVM honours it, and the tests run in Thumb-2 under qemu.
     armv7-unknown-linux-musleabihf) runner=qemu-arm extra="-C target-feature=+thumb-mode" ;;
     # The Pi 1's CPU, so that an ARMv7 instruction would fault instead of passing.
     arm-unknown-linux-musleabihf) runner="qemu-arm -cpu arm1176" ;;
