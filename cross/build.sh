@@ -62,6 +62,9 @@ export PATH=$venv/bin:$PATH CARGO=$cargo
 # -Zbuild-std on the stable 1.85 compiler: RUSTC_BOOTSTRAP lets it take the unstable flags, and
 # Debian's rust-web-src (unpacked by setup.sh) is the source it builds.
 export RUSTC_BOOTSTRAP=1
+# Global rustc flags would override the per-target ones below (and drop the MIPS relocation
+# model, whose binaries would then crash at startup).
+unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS
 export CARGO_TARGET_DIR=$root/target/cross/build
 # zig builds musl and its C runtime for each target on first use (about a minute): kept here.
 export ZIG_GLOBAL_CACHE_DIR=$root/target/cross/zig-cache
@@ -105,16 +108,20 @@ std_release=(-Zbuild-std-features=panic-unwind,default)
 # optimize_for_size picks std's smaller algorithms (sorting, ...).
 std_min=(-Zbuild-std-features=panic_immediate_abort,optimize_for_size)
 
-# Fails unless $1 is a static, stripped executable.
+# Fails unless $1 is a static, stripped executable. readelf's output is taken whole first, so
+# that a readelf failure fails the check instead of passing it.
 check_static() {
-  local bin=$1
-  if readelf -lW "$bin" | grep -q 'INTERP'; then
+  local bin=$1 program dynamic sections
+  program=$(readelf -lW "$bin") || return 1
+  dynamic=$(readelf -dW "$bin") || return 1
+  sections=$(readelf -SW "$bin") || return 1
+  if grep -q 'INTERP' <<<"$program"; then
     echo "cross: $bin asks for a program interpreter (not static)" >&2; return 1
   fi
-  if readelf -dW "$bin" 2>/dev/null | grep -q '(NEEDED)'; then
-    echo "cross: $bin needs shared libraries:" >&2; readelf -dW "$bin" | grep NEEDED >&2; return 1
+  if grep -q '(NEEDED)' <<<"$dynamic"; then
+    echo "cross: $bin needs shared libraries:" >&2; grep NEEDED <<<"$dynamic" >&2; return 1
   fi
-  if readelf -SW "$bin" | grep -q ' \.symtab '; then
+  if grep -q ' \.symtab ' <<<"$sections"; then
     echo "cross: $bin is not stripped" >&2; return 1
   fi
 }

@@ -6,11 +6,13 @@
 #     target/cross/toolchain/: nothing lands on PATH, so the user's own cargo and rustc stay.
 #   - zig (which brings musl and the C runtime objects) and cargo-zigbuild, pinned, from PyPI
 #     into a venv under target/cross/venv.
-#   - system packages that put no compiler on PATH: qemu-user (tests and probes),
-#     binutils-multiarch (readelf and objcopy for every target's ELF), python3-venv, and the shared libraries the toolchain
-#     links against (LLVM 19, curl, ssh2, ...).
+#   - system packages (no Rust compiler among them): qemu-user (tests and probes),
+#     binutils-multiarch (readelf and objcopy for every target's ELF), python3-venv, gcc (links
+#     the host's build scripts), and the shared libraries the toolchain links against (LLVM 19,
+#     curl, ssh2, ...).
 # Idempotent (each part has a stamp); run as root.
 set -euo pipefail
+shopt -s inherit_errexit
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$root/target/cross
 suite=bookworm
@@ -18,13 +20,6 @@ ziglang_version=0.17.1
 zigbuild_version=0.24.1
 export DEBIAN_FRONTEND=noninteractive
 
-# The 1.85 toolchain from the main suite (the security suite may carry a newer one).
-version=$(apt-cache madison rustc-web | awk -v s="$suite/main" '$0 ~ s { print $3; exit }')
-if [ -z "$version" ]; then
-  apt-get update -qq
-  version=$(apt-cache madison rustc-web | awk -v s="$suite/main" '$0 ~ s { print $3; exit }')
-fi
-[ -n "$version" ] || { echo "cross: no rustc-web in $suite/main" >&2; exit 1; }
 need=()
 # What the toolchain links against and runs: no cargo or rustc. gcc links the host's build
 # scripts and proc macros.
@@ -38,37 +33,35 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq "${need[@]}"
 fi
 
-# The toolchain, from the main suite only, with a private apt state.
-mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-[ -n "$mirror" ] || mirror=$(awk '/^deb / && $0 !~ /security/ { print $2; exit }' /etc/apt/sources.list)
-state=$work/apt
-mkdir -p "$state/lists/partial" "$state/debs"
-echo "deb [arch=amd64] $mirror $suite main" >"$state/sources.list"
-apt_private=(-o "APT::Sandbox::User=root" -o "Dir::State::Lists=$state/lists" -o "Dir::Etc::SourceList=$state/sources.list"
-  -o "Dir::Etc::SourceParts=/dev/null" -o "APT::Architectures::=amd64")
-# Downloads package $1 (name:arch, arch `all` for sources) of $version into the private state;
-# prints the .deb's path.
-fetch() {
-  local name=${1%:*} arch=${1#*:} deb spec=$1
-  [ "$arch" = all ] && spec=$name
-  deb=$(ls "$state/debs/${name}_$(echo "$version" | sed 's/:/%3a/')_$arch.deb" 2>/dev/null || true)
-  if [ -z "$deb" ]; then
-    [ -f "$state/updated" ] || { apt-get "${apt_private[@]}" update -qq; touch "$state/updated"; }
-    (cd "$state/debs" && apt-get "${apt_private[@]}" download -q "$spec=$version" >&2)
-    deb=$(ls "$state/debs/${name}_"*"_$arch.deb" | head -n1)
-  fi
-  echo "$deb"
-}
+# The toolchain: Rust 1.85 as bookworm's main suite carries it. The upstream version is pinned;
+# the Debian revision is whichever main has (Debian replaces it for fixes and keeps only the
+# latest), and the stamp records it. Nothing is downloaded while the stamp matches.
+rust_upstream=1.85
 toolchain=$work/toolchain
-stamp="$version with rust-web-src"
-if [ "$(cat "$toolchain/version" 2>/dev/null)" != "$stamp" ]; then
+if ! grep -q "^$rust_upstream\..* with rust-web-src\$" "$toolchain/version" 2>/dev/null; then
+  # A private apt state that sees bookworm main only, from the machine's own mirror.
+  mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  [ -n "$mirror" ] || mirror=$(awk '/^deb / && $0 !~ /security/ { print $2; exit }' /etc/apt/sources.list)
+  state=$work/apt
+  rm -rf "$state" && mkdir -p "$state/lists/partial" "$state/debs"
+  echo "deb [arch=amd64] $mirror $suite main" >"$state/sources.list"
+  apt_private=(-o "APT::Sandbox::User=root" -o "Dir::State::Lists=$state/lists"
+    -o "Dir::Etc::SourceList=$state/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+    -o "APT::Architectures::=amd64")
+  apt-get "${apt_private[@]}" update -qq
+  version=$(apt-cache "${apt_private[@]}" madison rustc-web | awk '{ print $3; exit }')
+  case $version in
+    "$rust_upstream".*) ;;
+    *) echo "cross: $suite main has rustc-web '$version', not $rust_upstream" >&2; exit 1 ;;
+  esac
+  # The compiler, cargo, the host's std, and the standard library's source (for -Zbuild-std).
+  (cd "$state/debs" && apt-get "${apt_private[@]}" download -q "rustc-web=$version" "cargo-web=$version" \
+    "libstd-rust-web-$rust_upstream=$version" "libstd-rust-web-dev=$version" "rust-web-src=$version")
   rm -rf "$toolchain" && mkdir -p "$toolchain"
-  for p in rustc-web cargo-web libstd-rust-web-1.85 libstd-rust-web-dev; do
-    dpkg-deb -x "$(fetch "$p:amd64")" "$toolchain"
+  for deb in "$state/debs"/*.deb; do
+    dpkg-deb -x "$deb" "$toolchain"
   done
-  # The standard library's source, for -Zbuild-std.
-  dpkg-deb -x "$(fetch rust-web-src:all)" "$toolchain"
-  echo "$stamp" >"$toolchain/version"
+  echo "$version with rust-web-src" >"$toolchain/version"
 fi
 LD_LIBRARY_PATH=$toolchain/usr/lib/x86_64-linux-gnu "$toolchain/usr/bin/rustc" --version >/dev/null ||
   { echo "cross: the unpacked toolchain does not run" >&2; exit 1; }
@@ -88,4 +81,4 @@ fi
 "$venv/bin/python" -m ziglang version >/dev/null || { echo "cross: zig does not run" >&2; exit 1; }
 # Old layouts of this directory (the glibc route of earlier versions) are not used any more.
 rm -rf "$work/sysroot" "$work/std-arm64" "$work/std-armhf"
-echo "cross: ready (rustc $version in $toolchain; zig $ziglang_version, cargo-zigbuild $zigbuild_version in $venv)"
+echo "cross: ready (rustc $(cut -d' ' -f1 "$toolchain/version") in $toolchain; zig $ziglang_version, cargo-zigbuild $zigbuild_version in $venv)"

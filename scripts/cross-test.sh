@@ -54,13 +54,17 @@ probe() {
   "$python" tests/peers/python_client.py shutdown "$ECHO_URL" >"$out" 2>&1 &
   local client=$!
   for _ in $(seq 1 100); do grep -q waiting "$out" && break; sleep 0.1; done
+  grep -q waiting "$out" || { echo "cross-test: the shutdown client did not get ready" >&2; cat "$out" >&2; return 1; }
   stop_echo
+  ECHO_PID=
   wait "$client" || { cat "$out" >&2; return 1; }
   grep -q "shutdown ok" "$out" || { cat "$out" >&2; return 1; }
   echo "shutdown ok"
   rm -f "$log" "$out"
 }
 
+# A failed probe leaves no server behind.
+trap '[ -z "${ECHO_PID:-}" ] || kill "$ECHO_PID" 2>/dev/null || true' EXIT
 summary=$root/target/cross/summary.md
 {
   echo "| target | flavour | bytes | libc | panic | probe |"
@@ -75,6 +79,7 @@ for name in ${list//,/ }; do
     armv6 | arm-*) t=arm-unknown-linux-musleabihf qemu=(qemu-arm -cpu arm1176) ;;
     mipsel*) t=mipsel-unknown-linux-musl qemu=(qemu-mipsel) ;;
     mips*) t=mips-unknown-linux-musl qemu=(qemu-mips) ;;
+    *) echo "cross-test: unknown target $name" >&2; exit 2 ;;
   esac
   for flavour in release min-size; do
     bin=target/cross/$t/$flavour/syncws-echo

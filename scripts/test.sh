@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test of syncws: unit, integration (loopback; Python `websockets` in a venv and Node
-# `ws` in target/node, both installed by the tests; Chromium), doc tests, and the Autobahn conformance
-# suite (all 517 cases), then the static board binaries (six targets, two flavours) with the
-# library's tests and a Python probe of each binary under qemu (scripts/cross-test.sh). Installs what it needs itself (apt, PyPI, npm); run it as root.
+# Runs every test of syncws: unit, integration (loopback; Python `websockets` in a venv and
+# Node `ws` in target/node, both installed by the tests; Chromium), doc tests, and the Autobahn
+# conformance suite (all 517 cases), then the static board binaries (six targets, two flavours)
+# with the library's tests and a Python probe of each binary under qemu (scripts/cross-test.sh).
+# Installs what it needs itself (apt, PyPI, npm); run it as root.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
