@@ -60,30 +60,29 @@ def server_close(url):
     """The server closes on 'bye' with 1000 and a reason (Ktor's echo example)."""
     with connect(url, open_timeout=5) as ws:
         ws.send("bye")
-        try:
-            ws.recv(timeout=5)
-            raise AssertionError("expected the server to close")
-        except ConnectionClosed as e:
-            assert e.rcvd.code == 1000 and e.rcvd.reason == "Client said BYE", e
+        rcvd = expect_close(ws, 1000, 5, "expected the server to close")
+        assert rcvd.reason == "Client said BYE", rcvd
     print("server close ok")
+
+
+def expect_close(ws, code, timeout, why):
+    """Waits for the server's close frame; fails unless it carries `code`."""
+    try:
+        ws.recv(timeout=timeout)
+        raise AssertionError(why)
+    except ConnectionClosed as e:
+        assert e.rcvd is not None and e.rcvd.code == code, e
+        return e.rcvd
 
 
 def close_codes(url):
     """The server's close codes for broken input (default limits: 1 MiB messages)."""
     with connect(url, max_size=None, open_timeout=5, close_timeout=5) as ws:
         ws.send(b"\xff\xfe not UTF-8", text=True)
-        try:
-            ws.recv(timeout=5)
-            raise AssertionError("expected 1007 for invalid UTF-8")
-        except ConnectionClosed as e:
-            assert e.rcvd is not None and e.rcvd.code == 1007, e
+        expect_close(ws, 1007, 5, "expected 1007 for invalid UTF-8")
     with connect(url, max_size=None, open_timeout=5, close_timeout=5) as ws:
         ws.send(bytes(2_000_000))
-        try:
-            ws.recv(timeout=10)
-            raise AssertionError("expected 1009 for a 2 MB message")
-        except ConnectionClosed as e:
-            assert e.rcvd is not None and e.rcvd.code == 1009, e
+        expect_close(ws, 1009, 10, "expected 1009 for a 2 MB message")
     print("close codes ok")
 
 
@@ -93,11 +92,7 @@ def shutdown(url):
         ws.send("ready")
         assert ws.recv(timeout=5) == "ready"
         print("waiting", flush=True)
-        try:
-            ws.recv(timeout=20)
-            raise AssertionError("expected a close")
-        except ConnectionClosed as e:
-            assert e.rcvd is not None and e.rcvd.code == 1001, e
+        expect_close(ws, 1001, 20, "expected a close")
     print("shutdown ok")
 
 
