@@ -14,32 +14,14 @@
 # after a check that it is statically linked (no program interpreter, no NEEDED entries) and
 # within its size budget. TARGETS is a triple or a short name, a comma-separated list of them,
 # or `all`; several targets build in one cargo run, which keeps both cores busy.
-#   x86_64  x86_64-unknown-linux-musl        PCs, x86 boards
-#   aarch64 aarch64-unknown-linux-musl       64-bit ARM (Raspberry Pi 3/4/5 64-bit, Jetson)
-#   armv7   armv7-unknown-linux-musleabihf   32-bit ARMv7 with hard float (Pi 2/3/4 32-bit, BeagleBone)
-#   armv6   arm-unknown-linux-musleabihf     ARMv6 with hard float (Pi 1, Pi Zero)
-#   mipsel  mipsel-unknown-linux-musl        little-endian MIPS32 routers (OpenWrt ramips, ...)
-#   mips    mips-unknown-linux-musl          big-endian MIPS32 routers (OpenWrt ath79, ...)
+# The targets and their settings are in cross/targets.sh.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 usage="usage: cross/build.sh TARGETS [release | min-size | test | cargo ARGS...]"
-all=(x86_64 aarch64 armv7 armv6 mipsel mips)
 list=${1:?$usage}
 shift
-[ "$list" = all ] && list=$(IFS=,; echo "${all[*]}")
-
-# The triple for a short name (a triple stays as it is).
-triple() {
-  case $1 in
-    x86_64) echo x86_64-unknown-linux-musl ;;
-    aarch64) echo aarch64-unknown-linux-musl ;;
-    armv7) echo armv7-unknown-linux-musleabihf ;;
-    armv6) echo arm-unknown-linux-musleabihf ;;
-    mipsel) echo mipsel-unknown-linux-musl ;;
-    mips) echo mips-unknown-linux-musl ;;
-    *) echo "$1" ;;
-  esac
-}
+source "$root/cross/targets.sh"
+[ "$list" = all ] && list=$all_targets
 
 # Size budgets in KiB, stripped: release 800 everywhere; min-size 384, or 512 on MIPS (MIPS32
 # code is about a third larger).
@@ -73,23 +55,8 @@ export ZIG_GLOBAL_CACHE_DIR=$root/target/cross/zig-cache
 targets=()
 target_args=()
 for name in ${list//,/ }; do
-  t=$(triple "$name")
-  extra=
-  case $t in
-    x86_64-unknown-linux-musl) runner= ;;
-    aarch64-unknown-linux-musl) runner=qemu-aarch64 ;;
-    # Thumb-2 code, as Debian and Raspberry Pi OS compile for ARMv7: a quarter smaller than
-    # ARM code (every ARMv7-A CPU runs it). rustc warns that `thumb-mode` is not a stable
-    # target feature; LLVM honours it, and the tests run in Thumb-2 under qemu.
-    armv7-unknown-linux-musleabihf) runner=qemu-arm extra="-C target-feature=+thumb-mode" ;;
-    # The Pi 1's CPU, so that an ARMv7 instruction would fault instead of passing.
-    arm-unknown-linux-musleabihf) runner="qemu-arm -cpu arm1176" ;;
-    # A static-pie MIPS binary linked by zig crashed at startup under qemu; a position-dependent
-    # static executable is what OpenWrt's own toolchain makes, and it works.
-    mipsel-unknown-linux-musl) runner=qemu-mipsel extra="-C relocation-model=static" ;;
-    mips-unknown-linux-musl) runner=qemu-mips extra="-C relocation-model=static" ;;
-    *) echo "cross: unsupported target $name (see the header of cross/build.sh)" >&2; exit 2 ;;
-  esac
+  target_settings "$name" || exit 2
+  t=$target
   upper=$(echo "$t" | tr 'a-z-' 'A-Z_')
   # zig brings musl and the C runtime objects; rustc must not look for its own (none here).
   export "CARGO_TARGET_${upper}_RUSTFLAGS=-C link-self-contained=no${extra:+ $extra}"

@@ -70,17 +70,12 @@ summary=$root/target/cross/summary.md
   echo "| target | flavour | bytes | libc | panic | probe |"
   echo "| --- | --- | ---: | --- | --- | --- |"
 } >"$summary"
-[ "$list" = all ] && list=x86_64,aarch64,armv7,armv6,mipsel,mips
+source cross/targets.sh
+[ "$list" = all ] && list=$all_targets
 for name in ${list//,/ }; do
-  case $name in
-    x86_64*) t=x86_64-unknown-linux-musl qemu=() ;;
-    aarch64*) t=aarch64-unknown-linux-musl qemu=(qemu-aarch64) ;;
-    armv7*) t=armv7-unknown-linux-musleabihf qemu=(qemu-arm) ;;
-    armv6 | arm-*) t=arm-unknown-linux-musleabihf qemu=(qemu-arm -cpu arm1176) ;;
-    mipsel*) t=mipsel-unknown-linux-musl qemu=(qemu-mipsel) ;;
-    mips*) t=mips-unknown-linux-musl qemu=(qemu-mips) ;;
-    *) echo "cross-test: unknown target $name" >&2; exit 2 ;;
-  esac
+  target_settings "$name" || exit 2
+  t=$target
+  read -r -a qemu <<<"$runner"
   for flavour in release min-size; do
     bin=target/cross/$t/$flavour/syncws-echo
     echo "cross-test: probing $bin ${qemu[*]:+under ${qemu[*]}}"
