@@ -13,6 +13,7 @@ use std::net::TcpStream;
 
 use super::shared::{Conn, Ctrl, Cut};
 use crate::protocol::Message;
+use crate::protocol::mask::apply_mask;
 use crate::protocol::write::header_bytes;
 
 /// What became of a message offered for a direct write.
@@ -31,10 +32,10 @@ pub(crate) fn try_send(conn: &Conn, message: Message) -> Direct {
         return Direct::Queue(message);
     }
     // Never wait for the lock: its holder is writing, so queueing is as fast.
-    let Ok(mut pending) = conn.wire.try_lock() else {
+    let Ok(mut wire) = conn.wire.try_lock() else {
         return Direct::Queue(message);
     };
-    if !pending.is_empty() || conn.queued() != 0 {
+    if !wire.pending.is_empty() || conn.queued() != 0 {
         return Direct::Queue(message);
     }
     if conn.close_pending() {
@@ -43,32 +44,46 @@ pub(crate) fn try_send(conn: &Conn, message: Message) -> Direct {
     let Some(stream) = conn.stream() else {
         return Direct::Closed(message);
     };
-    let (header, header_len) = header_bytes(message.is_text(), message.as_bytes().len());
+    // A masked frame is masked in place, in the message's own buffer (no copy), with a fresh
+    // key; it is unmasked again if it goes back to the caller or to the queue.
+    let text = message.is_text();
+    let mask = conn.settings.mask_outgoing.then(|| wire.keys.next_key());
+    let mut payload = message.into_bytes();
+    if let Some(key) = mask {
+        apply_mask(&mut payload, key, 0);
+    }
+    let (header, header_len) = header_bytes(text, payload.len(), mask);
     let header = &header[..header_len];
-    let payload = message.as_bytes();
-    match send_nonblocking(&stream, header, payload) {
-        Ok(0) => Direct::Queue(message),
+    let sent = send_nonblocking(&stream, header, &payload);
+    let unsent = |mut payload: Vec<u8>| {
+        if let Some(key) = mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        Message::from_parts(text, payload)
+    };
+    match sent {
+        Ok(0) => Direct::Queue(unsent(payload)),
         Ok(n) => {
             if n < header.len() + payload.len() {
                 // The socket took part of the frame: the write loop sends the rest first.
                 if n < header.len() {
-                    pending.extend_from_slice(&header[n..]);
-                    pending.extend_from_slice(payload);
+                    wire.pending.extend_from_slice(&header[n..]);
+                    wire.pending.extend_from_slice(&payload);
                 } else {
-                    pending.extend_from_slice(&payload[n - header.len()..]);
+                    wire.pending.extend_from_slice(&payload[n - header.len()..]);
                 }
-                drop(pending);
+                drop(wire);
                 let _ = conn.ctrl_tx.try_send(Ctrl::Flush);
             }
-            conn.recycle(message.into_bytes());
+            conn.recycle(payload);
             Direct::Sent
         }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Direct::Queue(message),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Direct::Queue(unsent(payload)),
         Err(e) => {
             log::debug!("{}: direct write failed: {e}", conn.peer);
-            drop(pending);
+            drop(wire);
             conn.cut(Cut::WriteFailed);
-            Direct::Closed(message)
+            Direct::Closed(unsent(payload))
         }
     }
 }

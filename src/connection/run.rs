@@ -52,8 +52,8 @@ pub(crate) fn run(opened: Opened) {
 
     let write_half = stream.clone();
     let lanes = Lanes { ctrl: ctrl_rx, data: out_rx };
-    // Extension encoders and masking run on the write loop only.
-    conn.set_direct_writes(settings.direct_writes && encoders.is_empty() && !settings.mask_outgoing);
+    // Extension encoders run on the write loop only.
+    conn.set_direct_writes(settings.direct_writes && encoders.is_empty());
     let writer_conn = conn.clone();
     let writer = thread::Builder::new()
         .name(format!("syncws-w{}", conn.id))

@@ -14,6 +14,7 @@ use super::clock::Clock;
 use super::closing::Closing;
 use super::settings::Settings;
 use crate::protocol::CloseCode;
+use crate::protocol::random::MaskKeys;
 
 /// Whoever watches a connection's deadlines (the timer): asked to look at the connection at
 /// `due_ms`, unless it already will sooner.
@@ -88,6 +89,16 @@ pub(crate) enum Ctrl {
     Flush,
 }
 
+/// What direct writes keep under the connection's wire lock.
+#[derive(Debug, Default)]
+pub(crate) struct Wire {
+    /// The bytes of a frame a direct write could not finish: the write loop writes them
+    /// before anything else.
+    pub(crate) pending: Vec<u8>,
+    /// Masking keys for frames written directly (a client's, or a masking server's).
+    pub(crate) keys: MaskKeys,
+}
+
 /// Work to do once a connection has ended.
 pub(crate) type EndHook = Box<dyn FnOnce() + Send>;
 
@@ -132,9 +143,8 @@ pub(crate) struct Conn {
     timer: Arc<dyn Schedule>,
     /// The broadcast lane, made when the session first joins a hub.
     broadcast: OnceLock<Arc<BroadcastLane>>,
-    /// The right to write to the socket, and the bytes of a frame a direct write could not
-    /// finish. The write loop holds it for each batch and writes these bytes first.
-    pub(crate) wire: Mutex<Vec<u8>>,
+    /// The right to write to the socket; see [`Wire`]. The write loop holds it for each batch.
+    pub(crate) wire: Mutex<Wire>,
     /// Data items put in the outgoing queue and not yet written.
     queued: AtomicUsize,
     /// Whether senders may write to the socket themselves (see `direct`).
@@ -188,7 +198,7 @@ impl Conn {
             ctrl_tx,
             timer,
             broadcast: OnceLock::new(),
-            wire: Mutex::new(Vec::new()),
+            wire: Mutex::new(Wire::default()),
             queued: AtomicUsize::new(0),
             direct: AtomicBool::new(false),
             recycled: Mutex::new(None),

@@ -15,7 +15,8 @@ use super::outgoing::Outbound;
 use super::shared::{Conn, Ctrl, Cut};
 use crate::extensions::MessageEncoder;
 use crate::protocol::close::{close_payload, parse_close};
-use crate::protocol::mask::{MaskSource, apply_mask};
+use crate::protocol::mask::apply_mask;
+use crate::protocol::random::MaskKeys;
 use crate::protocol::write::{COPY_LIMIT, encode_frame, encode_header, write_two};
 use crate::protocol::{CloseCode, Frame, Message, Opcode};
 
@@ -57,7 +58,7 @@ struct Writer {
     stream: Arc<TcpStream>,
     conn: Arc<Conn>,
     out: Vec<u8>,
-    masks: Option<MaskSource>,
+    masks: Option<MaskKeys>,
     /// The negotiated extensions' encoders, applied in order.
     encoders: Vec<Box<dyn MessageEncoder>>,
     /// The broadcast lane, once the session joins a hub, and its bell (`never()` until then).
@@ -84,10 +85,7 @@ pub(crate) fn run(
     encoders: Vec<Box<dyn MessageEncoder>>,
 ) {
     let Lanes { ctrl, data } = lanes;
-    let masks = conn
-        .settings
-        .mask_outgoing
-        .then(|| MaskSource::new(conn.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ conn.created_ms));
+    let masks = conn.settings.mask_outgoing.then(MaskKeys::default);
     let bell = crossbeam_channel::never();
     let mut w = Writer { stream, conn, out: Vec::new(), masks, encoders, lane: None, bell, taken: 0 };
     if let Err(e) = w.serve(&ctrl, &data) {
@@ -110,14 +108,14 @@ impl Writer {
             };
             // The batch is written holding the wire, after what a direct write left unsent.
             let conn = Arc::clone(&self.conn);
-            let mut pending = conn.wire.lock().unwrap_or_else(|e| e.into_inner());
-            if !pending.is_empty() {
-                write_out(&self.stream, &self.conn, &pending, &[])?;
-                pending.clear();
+            let mut wire = conn.wire.lock().unwrap_or_else(|e| e.into_inner());
+            if !wire.pending.is_empty() {
+                write_out(&self.stream, &self.conn, &wire.pending, &[])?;
+                wire.pending.clear();
             }
             let flow = self.batch(wake, ctrl, data)?;
             self.conn.note_unqueued(std::mem::take(&mut self.taken));
-            drop(pending);
+            drop(wire);
             if let Flow::Stop = flow {
                 return Ok(());
             }
@@ -291,7 +289,7 @@ impl Writer {
             encode_frame(&mut self.out, op, fin, rsv, &payload, self.masks.as_mut());
             return Ok(owned(payload));
         }
-        let mask = self.masks.as_mut().map(MaskSource::next_mask);
+        let mask = self.masks.as_mut().map(MaskKeys::next_key);
         encode_header(&mut self.out, op, fin, rsv, payload.len(), mask);
         let payload = match mask {
             Some(mask) => {

@@ -1,16 +1,15 @@
-//! Reading an HTTP request head off the socket, with the same limits and errors as
-//! tungstenite, into a [`Request`].
+//! Reading an HTTP head off the socket: a request (server side) into a [`Request`], and the
+//! limits and errors both sides share.
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
 
-use tungstenite::handshake::headers::MAX_HEADERS;
-use tungstenite::handshake::server::Request as HttpRequest;
-use tungstenite::http;
-
 use super::request::Request;
 use super::response::Rejection;
 use crate::protocol::inbuf::InBuf;
+
+/// Most header lines in a head (as tungstenite and most servers allow).
+pub(crate) const MAX_HEADERS: usize = 124;
 
 /// Why reading the request head stopped without a request.
 #[derive(Debug)]
@@ -30,16 +29,16 @@ pub(crate) fn read_request(
 ) -> Result<Request, ReadFailure> {
     loop {
         if !buf.available().is_empty() {
-            match parse_head(buf.available()) {
+            match parse_head(buf.available(), remote_addr) {
                 Ok(Some((used, _))) if used > max => {
                     return Err(ReadFailure::Reject(Rejection::new(431, "request head too large")));
                 }
                 Ok(Some((used, req))) => {
                     buf.consume(used);
-                    return Ok(Request::from_http(&req, remote_addr));
+                    return Ok(req);
                 }
                 Ok(None) => {}
-                Err(e) => return Err(ReadFailure::Reject(parse_rejection(&e))),
+                Err(rejection) => return Err(ReadFailure::Reject(rejection)),
             }
         }
         if buf.available().len() >= max {
@@ -53,48 +52,60 @@ pub(crate) fn read_request(
     }
 }
 
-/// Parses a request head as tungstenite's `TryParse` does (same limits, same errors), but with
-/// the header slots on the heap: 124 of them are 4 KiB, and stack pages a connection thread
-/// touches once stay resident for its whole life.
-fn parse_head(buf: &[u8]) -> Result<Option<(usize, HttpRequest)>, tungstenite::Error> {
-    use tungstenite::error::ProtocolError;
+/// Parses a request head: `GET`, HTTP/1.1 or later, an origin-form (or absolute-form) target,
+/// at most [`MAX_HEADERS`] headers (names lower-cased). The header slots are on the heap: 124
+/// of them are 4 KiB, and stack pages a connection thread touches once stay resident for its
+/// whole life.
+fn parse_head(buf: &[u8], remote_addr: SocketAddr) -> Result<Option<(usize, Request)>, Rejection> {
     let mut slots = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut raw = httparse::Request::new(&mut slots);
-    let used = match raw.parse(buf)? {
-        httparse::Status::Partial => return Ok(None),
-        httparse::Status::Complete(used) => used,
+    let used = match raw.parse(buf) {
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Ok(httparse::Status::Complete(used)) => used,
+        Err(httparse::Error::TooManyHeaders) => return Err(Rejection::new(431, "too many headers")),
+        Err(_) => return Err(malformed()),
     };
     if raw.method != Some("GET") {
-        return Err(ProtocolError::WrongHttpMethod.into());
+        return Err(Rejection::new(405, "only GET can open a WebSocket").with("Allow", "GET"));
     }
     if raw.version.unwrap_or(0) < 1 {
-        return Err(ProtocolError::WrongHttpVersion.into());
+        return Err(malformed());
     }
-    let mut request = HttpRequest::new(());
-    *request.uri_mut() = raw.path.unwrap_or_default().parse()?;
-    *request.version_mut() = http::Version::HTTP_11;
-    let headers = request.headers_mut();
-    headers.reserve(raw.headers.len());
-    for h in raw.headers.iter() {
-        headers.append(
-            http::HeaderName::from_bytes(h.name.as_bytes())?,
-            http::HeaderValue::from_bytes(h.value)?,
-        );
-    }
-    Ok(Some((used, request)))
+    let (path, query) = split_target(raw.path.unwrap_or_default()).ok_or_else(malformed)?;
+    let headers = raw
+        .headers
+        .iter()
+        .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned()))
+        .collect();
+    Ok(Some((used, Request { remote_addr, path, query, headers })))
 }
 
-fn parse_rejection(e: &tungstenite::Error) -> Rejection {
-    use tungstenite::error::{CapacityError, ProtocolError};
-    match e {
-        tungstenite::Error::Protocol(ProtocolError::WrongHttpMethod) => {
-            Rejection::new(405, "only GET can open a WebSocket").with("Allow", "GET")
+fn malformed() -> Rejection {
+    Rejection::new(400, "malformed HTTP request")
+}
+
+/// The path and query of a request target: `/path?query`, or `http://host/path?query`
+/// (absolute form, RFC 9112 §3.2.2). A fragment is not part of a target.
+fn split_target(target: &str) -> Option<(String, Option<String>)> {
+    let target = match target.split_once("://") {
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+        {
+            match rest.find(['/', '?']) {
+                Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
+                Some(i) => return Some(("/".to_owned(), Some(rest[i + 1..].to_owned()))),
+                None => "/",
+            }
         }
-        tungstenite::Error::Capacity(CapacityError::TooManyHeaders) => {
-            Rejection::new(431, "too many headers")
-        }
-        _ => Rejection::new(400, "malformed HTTP request"),
+        _ => target,
+    };
+    if !target.starts_with('/') || target.contains('#') {
+        return None;
     }
+    Some(match target.split_once('?') {
+        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+        None => (target.to_owned(), None),
+    })
 }
 
 #[cfg(test)]
@@ -103,20 +114,34 @@ mod tests {
 
     const ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1);
     #[test]
-    fn request_heads_parse_like_tungstenite() {
+    fn request_heads() {
         let head = b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-Two: 1\r\nx-two: 2\r\n\r\nearly frame";
-        assert!(parse_head(&head[..20]).unwrap().is_none(), "a partial head waits for more");
-        let (used, req) = parse_head(head).unwrap().unwrap();
+        assert!(parse_head(&head[..20], ADDR).unwrap().is_none(), "a partial head waits for more");
+        let (used, req) = parse_head(head, ADDR).unwrap().unwrap();
         assert_eq!(&head[used..], b"early frame");
-        assert_eq!((req.uri().path(), req.uri().query()), ("/a", Some("b=1")));
-        let twos: Vec<_> = req.headers().get_all("x-two").iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!((req.path(), req.query()), ("/a", Some("b=1")));
+        let twos: Vec<_> = req.headers().filter(|(k, _)| *k == "x-two").map(|(_, v)| v).collect();
         assert_eq!(twos, ["1", "2"]);
-        let status = |head: &[u8]| parse_rejection(&parse_head(head).unwrap_err()).status;
+        let status = |head: &[u8]| parse_head(head, ADDR).unwrap_err().status;
         assert_eq!(status(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n"), 405);
         assert_eq!(status(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n"), 400);
         assert_eq!(status(b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n"), 400);
         let many: String = (0..=MAX_HEADERS).map(|i| format!("H{i}: v\r\n")).collect();
         assert_eq!(status(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()), 431);
+        assert_eq!(status(b"GET relative HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+        assert_eq!(status(b"GET /a#frag HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+    }
+
+    #[test]
+    fn request_targets() {
+        let split = |t: &str| split_target(t).map(|(p, q)| (p, q.unwrap_or_default()));
+        assert_eq!(split("/"), Some(("/".into(), "".into())));
+        assert_eq!(split("/a/b?x=1&y"), Some(("/a/b".into(), "x=1&y".into())));
+        assert_eq!(split("http://host:8080/echo?q"), Some(("/echo".into(), "q".into())));
+        assert_eq!(split("HTTP://host"), Some(("/".into(), "".into())));
+        assert_eq!(split("http://host?q"), Some(("/".into(), "q".into())));
+        assert_eq!(split("*"), None);
+        assert_eq!(split("ftp://host/x"), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! the input buffer).
 
 pub(crate) mod head;
+pub(crate) mod key;
 pub(crate) mod request;
 pub(crate) mod response;
 pub(crate) mod upgrade;

@@ -2,8 +2,6 @@
 
 use std::net::SocketAddr;
 
-use tungstenite::handshake::server::Request as HttpRequest;
-
 /// The upgrade request of a session: remote address, path, query and headers.
 ///
 /// ```no_run
@@ -22,20 +20,6 @@ pub struct Request {
 }
 
 impl Request {
-    /// What a session keeps of a parsed request head.
-    pub(crate) fn from_http(req: &HttpRequest, remote_addr: SocketAddr) -> Request {
-        Request {
-            remote_addr,
-            path: req.uri().path().to_owned(),
-            query: req.uri().query().map(str::to_owned),
-            headers: req
-                .headers()
-                .iter()
-                .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect(),
-        }
-    }
-
     /// The client's address.
     pub fn remote_addr(&self) -> SocketAddr {
         self.remote_addr

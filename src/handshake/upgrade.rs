@@ -3,8 +3,7 @@
 //!
 //! Which route serves a path, and which extensions it offers, is the caller's to decide.
 
-use tungstenite::handshake::derive_accept_key;
-
+use super::key::accept_key;
 use super::request::Request;
 use super::response::Rejection;
 
@@ -36,7 +35,7 @@ pub(crate) fn check(request: &Request, allowed_origins: Option<&[String]>) -> Re
             return Err(Rejection::new(403, "origin not allowed"));
         }
     }
-    Ok(derive_accept_key(key.as_bytes()))
+    Ok(accept_key(key))
 }
 
 /// The first subprotocol in the client's offer that `supported` lists.

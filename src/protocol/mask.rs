@@ -29,9 +29,6 @@ fn apply_words(buf: &mut [u8], key: [u8; 4]) {
     }
 }
 
-/// A mask for frames the server sends when `Config::masking` is on. Masking from a server
-/// protects nothing (RFC 6455 masks client frames against proxy cache poisoning), so a cheap
-/// xorshift generator seeded per connection is enough.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod simd {
@@ -85,24 +82,6 @@ mod simd {
     /// No SIMD assumed on this architecture: the word loop does it all.
     pub(super) fn apply(_: &mut [u8], _: [u8; 4]) -> usize {
         0
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct MaskSource(u64);
-
-impl MaskSource {
-    pub(crate) fn new(seed: u64) -> Self {
-        MaskSource(seed | 1)
-    }
-
-    pub(crate) fn next_mask(&mut self) -> [u8; 4] {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        (x as u32).to_ne_bytes()
     }
 }
 

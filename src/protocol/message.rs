@@ -57,6 +57,20 @@ impl Message {
     }
 }
 
+impl Message {
+    /// A text or binary message of `bytes`; text that is not UTF-8 (which callers never pass)
+    /// is kept with replacement characters rather than lost.
+    pub(crate) fn from_parts(text: bool, bytes: Vec<u8>) -> Message {
+        if !text {
+            return Message::Binary(bytes);
+        }
+        match String::from_utf8(bytes) {
+            Ok(s) => Message::Text(s),
+            Err(e) => Message::Text(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        }
+    }
+}
+
 impl From<String> for Message {
     fn from(s: String) -> Self {
         Message::Text(s)

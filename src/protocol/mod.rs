@@ -13,6 +13,7 @@ pub(crate) mod frame;
 pub(crate) mod inbuf;
 pub(crate) mod mask;
 pub(crate) mod message;
+pub(crate) mod random;
 pub(crate) mod read;
 pub(crate) mod rules;
 pub(crate) mod utf8;

@@ -5,7 +5,8 @@ use std::io::{self, IoSlice, Write};
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::OpCode;
 
-use super::mask::{MaskSource, apply_mask};
+use super::mask::apply_mask;
+use super::random::MaskKeys;
 
 /// Payloads at least this large are written straight from the message (vectored write) rather
 /// than copied into the batch buffer.
@@ -31,10 +32,10 @@ pub(crate) fn encode_header(
     header.format(len as u64, out).expect("writing to a Vec cannot fail");
 }
 
-/// The header of an unmasked, final text or binary frame of `len` bytes, without RSV bits:
-/// the bytes and how many of them are used.
-pub(crate) fn header_bytes(text: bool, len: usize) -> ([u8; 10], usize) {
-    let mut h = [0u8; 10];
+/// The header of a final text or binary frame of `len` bytes without RSV bits, masked with
+/// `mask` if given: the bytes and how many of them are used.
+pub(crate) fn header_bytes(text: bool, len: usize, mask: Option<[u8; 4]>) -> ([u8; 14], usize) {
+    let mut h = [0u8; 14];
     h[0] = 0x80 | if text { 0x1 } else { 0x2 };
     let used = if len < 126 {
         h[1] = len as u8;
@@ -48,19 +49,27 @@ pub(crate) fn header_bytes(text: bool, len: usize) -> ([u8; 10], usize) {
         h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
         10
     };
-    (h, used)
+    match mask {
+        Some(key) => {
+            h[1] |= 0x80;
+            h[used..used + 4].copy_from_slice(&key);
+            (h, used + 4)
+        }
+        None => (h, used),
+    }
 }
 
-/// Encodes a whole frame into `out`, masking the copied payload when `masks` is given.
+/// Encodes a whole frame into `out`, masking the copied payload with a fresh key when `keys`
+/// is given.
 pub(crate) fn encode_frame(
     out: &mut Vec<u8>,
     opcode: OpCode,
     fin: bool,
     rsv: u8,
     payload: &[u8],
-    masks: Option<&mut MaskSource>,
+    keys: Option<&mut MaskKeys>,
 ) {
-    let mask = masks.map(MaskSource::next_mask);
+    let mask = keys.map(MaskKeys::next_key);
     encode_header(out, opcode, fin, rsv, payload.len(), mask);
     let start = out.len();
     out.extend_from_slice(payload);
@@ -108,12 +117,12 @@ mod tests {
     #[test]
     fn header_bytes_match_the_general_encoder() {
         for len in [0usize, 5, 125, 126, 65_535, 65_536, 1 << 20] {
-            for text in [false, true] {
-                let (h, used) = header_bytes(text, len);
+            for (text, mask) in [(false, None), (true, None), (true, Some([1, 2, 3, 4]))] {
+                let (h, used) = header_bytes(text, len, mask);
                 let op = OpCode::Data(if text { Data::Text } else { Data::Binary });
                 let mut general = Vec::new();
-                encode_header(&mut general, op, true, 0, len, None);
-                assert_eq!(&h[..used], &general[..], "len {len} text {text}");
+                encode_header(&mut general, op, true, 0, len, mask);
+                assert_eq!(&h[..used], &general[..], "len {len} text {text} mask {mask:?}");
             }
         }
     }

@@ -149,8 +149,8 @@ impl Config {
     /// connection's write loop, when nothing is queued ahead of it and the socket takes the
     /// frame at once (a non-blocking write; the write loop finishes what the socket did not
     /// take). Order is kept either way. It saves a thread hand-off per message, the largest
-    /// cost of small echoes; connections with extensions (deflate) or masking always use the
-    /// write loop. Linux only. Defaults to `true`.
+    /// cost of small echoes. Masked frames are written directly too; connections with
+    /// extensions (deflate) always use the write loop. Linux only. Defaults to `true`.
     pub fn direct_writes(mut self, on: bool) -> Self {
         self.direct_writes = on;
         self
