@@ -66,6 +66,97 @@ pub enum Error {
     Convert(ConvertError),
     /// `send_serialized` or `deserialize` was used without a content converter in the config.
     NoConverter,
+    /// The peer did not answer our close frame (or did not close TCP after the closing
+    /// handshake, for a client) within the close timeout; the connection was dropped. The
+    /// session's close reason still tells which close frames went each way.
+    CloseTimeout,
+    /// A client's URL cannot be used.
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A client could not open a TCP connection: the host name did not resolve, or no
+    /// address accepted within the connect timeout (then `source` is of kind `TimedOut`).
+    Connect {
+        /// The host and port dialed.
+        host: String,
+        /// The error of the last address tried (or of the name lookup).
+        source: io::Error,
+    },
+    /// The server's answer to a client's opening handshake was not an acceptable upgrade.
+    Handshake(HandshakeError),
+}
+
+/// Why a client's opening handshake failed (RFC 6455 §4.1: the client must fail the
+/// connection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The server answered with another status than 101: a refusal (401, 403, 404, 503 ...).
+    Status {
+        /// The status code.
+        status: u16,
+        /// The response's headers, names lower case.
+        headers: Vec<(String, String)>,
+        /// The response's body (at most 64 KiB of it).
+        body: Vec<u8>,
+    },
+    /// The answer is not HTTP, or its head is too large.
+    Malformed(String),
+    /// A 101 without `Upgrade: websocket` and `Connection: Upgrade`.
+    NotUpgraded,
+    /// `Sec-WebSocket-Accept` is missing or does not match the key sent.
+    BadAccept,
+    /// The server selected a subprotocol the client did not offer.
+    UnofferedProtocol(String),
+    /// The server answered with an extension the client did not offer (or twice).
+    UnofferedExtension(String),
+    /// The client's extension refused the server's parameters.
+    ExtensionRefused {
+        /// The extension's name.
+        name: String,
+        /// Why.
+        why: String,
+    },
+    /// The server did not answer within the handshake timeout.
+    Timeout,
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandshakeError::Status { status, body, .. } => {
+                write!(f, "server answered HTTP {status} instead of 101")?;
+                let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+                let text = text.trim();
+                if !text.is_empty() {
+                    write!(f, ": {text}")?;
+                }
+                Ok(())
+            }
+            HandshakeError::Malformed(why) => write!(f, "malformed handshake response: {why}"),
+            HandshakeError::NotUpgraded => f.write_str("101 response without Upgrade: websocket"),
+            HandshakeError::BadAccept => f.write_str("wrong or missing Sec-WebSocket-Accept"),
+            HandshakeError::UnofferedProtocol(p) => {
+                write!(f, "server selected subprotocol {p:?}, not offered")
+            }
+            HandshakeError::UnofferedExtension(e) => {
+                write!(f, "server answered with extension {e:?}, not offered")
+            }
+            HandshakeError::ExtensionRefused { name, why } => write!(f, "extension {name}: {why}"),
+            HandshakeError::Timeout => f.write_str("no handshake response within the handshake timeout"),
+        }
+    }
+}
+
+impl std::error::Error for HandshakeError {}
+
+impl From<HandshakeError> for Error {
+    fn from(e: HandshakeError) -> Self {
+        Error::Handshake(e)
+    }
 }
 
 impl Error {
@@ -81,7 +172,7 @@ impl Error {
             Error::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
             Error::FrameTooLarge { .. } | Error::MessageTooLarge { .. } => CloseCode::TOO_BIG,
             Error::HandlerPanicked => CloseCode::INTERNAL_ERROR,
-            Error::PingTimeout | Error::Io(_) => CloseCode::ABNORMAL,
+            Error::PingTimeout | Error::CloseTimeout | Error::Io(_) => CloseCode::ABNORMAL,
             Error::Extension(e) => e.close_code(),
             _ => CloseCode::INTERNAL_ERROR,
         }
@@ -114,6 +205,10 @@ impl fmt::Display for Error {
             Error::NotRaw => f.write_str("send_frame is only for raw routes"),
             Error::Convert(e) => e.fmt(f),
             Error::NoConverter => f.write_str("no content converter configured"),
+            Error::CloseTimeout => f.write_str("peer did not complete the closing handshake in time"),
+            Error::InvalidUrl { url, why } => write!(f, "invalid URL {url:?}: {why}"),
+            Error::Connect { host, source } => write!(f, "cannot connect to {host}: {source}"),
+            Error::Handshake(e) => write!(f, "handshake failed: {e}"),
         }
     }
 }
@@ -159,7 +254,11 @@ impl std::error::Error for ExtensionError {}
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io(e) | Error::Spawn(e) | Error::Bind { source: e, .. } => Some(e),
+            Error::Io(e)
+            | Error::Spawn(e)
+            | Error::Bind { source: e, .. }
+            | Error::Connect { source: e, .. } => Some(e),
+            Error::Handshake(e) => Some(e),
             Error::Extension(e) => Some(e),
             Error::Convert(e) => Some(e),
             _ => None,

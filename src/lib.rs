@@ -51,9 +51,10 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
-// The layers, from the bottom up: protocol, error, handshake, extensions, connection, server,
-// broadcast. Each imports only from the layers below it (docs/ARCHITECTURE.md).
+// The layers, from the bottom up: protocol, error, handshake, extensions, connection, then
+// server and client side by side, and broadcast. Each imports only from the layers below it (docs/ARCHITECTURE.md).
 mod broadcast;
+mod client;
 mod connection;
 mod error;
 mod extensions;
@@ -62,8 +63,11 @@ mod protocol;
 mod server;
 
 pub use crate::broadcast::{Broadcast, BroadcastStats, Published, SlowConsumer};
+pub use crate::client::{Client, ClientConfig, ClientHandle, Reconnect, connect};
 pub use crate::connection::{Handler, Outgoing, RawHandler, Session};
-pub use crate::error::{ConvertError, Error, ExtensionError, ProtocolError, Result, SendError, TrySendError};
+pub use crate::error::{
+    ConvertError, Error, ExtensionError, HandshakeError, ProtocolError, Result, SendError, TrySendError,
+};
 #[cfg(feature = "serde")]
 pub use crate::extensions::ContentConverter;
 #[cfg(feature = "deflate")]
@@ -71,9 +75,9 @@ pub use crate::extensions::Deflate;
 #[cfg(feature = "json")]
 pub use crate::extensions::JsonConverter;
 pub use crate::extensions::{
-    Accepted, Extension, ExtensionOffer, MessageDecoder, MessageEncoder, RSV1, RSV2, RSV3,
+    Accepted, ClientExtension, Extension, ExtensionOffer, MessageDecoder, MessageEncoder, RSV1, RSV2, RSV3,
 };
-pub use crate::handshake::{HttpResponse, InvalidHeader, Request};
+pub use crate::handshake::{HttpResponse, InvalidHeader, Request, Response};
 pub use crate::protocol::{CloseCode, CloseReason, Frame, Message, Opcode};
 pub use crate::server::{Config, Route, Server, ServerHandle, Stopper};
 

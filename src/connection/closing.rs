@@ -124,10 +124,13 @@ impl Closing {
         let mut frames = self.frames();
         let clean = frames.sent.is_some() && frames.received.is_some();
         let reason = match (failure, &frames.received, &frames.sent) {
-            (Some(e), _, _) => CloseReason::new(e.close_code(), e.to_string(), clean, false),
-            (None, Some((code, text)), _) => CloseReason::new(*code, text.clone(), clean, frames.peer_first),
-            (None, None, Some((code, text))) => CloseReason::new(*code, text.clone(), clean, false),
-            (None, None, None) => CloseReason::new(CloseCode::ABNORMAL, "connection dropped", false, false),
+            // A close timeout ends a closing handshake: the frames tell the reason.
+            (Some(e), _, _) if !matches!(e, Error::CloseTimeout) => {
+                CloseReason::new(e.close_code(), e.to_string(), clean, false)
+            }
+            (_, Some((code, text)), _) => CloseReason::new(*code, text.clone(), clean, frames.peer_first),
+            (_, None, Some((code, text))) => CloseReason::new(*code, text.clone(), clean, false),
+            (_, None, None) => CloseReason::new(CloseCode::ABNORMAL, "connection dropped", false, false),
         };
         frames.ended = Some(reason.clone());
         reason

@@ -42,9 +42,20 @@ impl Target {
 /// Where a route's messages (or frames) go: its handler, its raw handler, or the channel
 /// function's `incoming`.
 pub(crate) enum Sink {
-    Handler { handler: Box<dyn Handler>, failed: Option<Error> },
-    Raw { handler: Box<dyn RawHandler>, failed: Option<Error> },
-    Channel { tx: Option<Sender<Message>>, done: Receiver<()>, thread: Option<JoinHandle<()>> },
+    Handler {
+        handler: Box<dyn Handler>,
+        failed: Option<Error>,
+    },
+    Raw {
+        handler: Box<dyn RawHandler>,
+        failed: Option<Error>,
+    },
+    Channel {
+        f: Arc<ChannelFn>,
+        tx: Option<Sender<Message>>,
+        done: Receiver<()>,
+        thread: Option<JoinHandle<()>>,
+    },
 }
 
 impl Sink {
@@ -66,6 +77,7 @@ impl Sink {
         let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
         let s = session.clone();
         let c = conn.clone();
+        let function = f.clone();
         let thread = thread::Builder::new()
             .name(format!("syncws-c{}", conn.id))
             .stack_size(conn.settings.handler_stack_size)
@@ -89,7 +101,17 @@ impl Sink {
                 None
             }
         };
-        Sink::Channel { tx: Some(tx), done, thread }
+        Sink::Channel { f: function, tx: Some(tx), done, thread }
+    }
+
+    /// The handler (or function) back, once the session has ended: a client that reconnects
+    /// serves its next connection with it.
+    pub(crate) fn into_target(self) -> Target {
+        match self {
+            Sink::Handler { handler, .. } => Target::Handler(handler),
+            Sink::Raw { handler, .. } => Target::Raw(handler),
+            Sink::Channel { f, .. } => Target::Channel(f),
+        }
     }
 
     pub(crate) fn open(&mut self, session: &Session, conn: &Arc<Conn>) {

@@ -199,7 +199,8 @@ impl<'a> ReadLoop<'a> {
         }
     }
 
-    /// Discards input until EOF or until the socket is cut (a failed connection closing).
+    /// Discards input until EOF or an error (a cut socket reads as EOF): a failed connection
+    /// closing, or a client waiting for the server's FIN.
     pub(crate) fn drain(&mut self) {
         self.frames.drain(&mut self.stream);
     }

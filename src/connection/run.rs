@@ -15,7 +15,8 @@ use super::shared::{Conn, Ctrl, Cut, Phase};
 use super::write_loop::{self, Lanes, WRITER_STACK, WRITER_STACK_WITH_EXTENSIONS};
 use crate::error::Error;
 use crate::extensions::Negotiated;
-use crate::handshake::Request;
+use crate::handshake::{Request, Response};
+use crate::protocol::CloseReason;
 use crate::protocol::inbuf::InBuf;
 use crate::protocol::read::FrameReader;
 
@@ -33,18 +34,49 @@ pub(crate) struct Opened {
     pub(crate) extensions: Negotiated,
     /// Who gets the messages.
     pub(crate) target: Target,
+    /// A client's: the server's answer, and the dial attempt that opened it.
+    pub(crate) response: Option<Response>,
+    pub(crate) attempt: u32,
+    /// Told of the session before the handler's `on_open` (a client's handle keeps it).
+    pub(crate) announce: Option<Announce>,
+}
+
+/// A hook told of a new session (a client's handle keeps it).
+pub(crate) type Announce = Box<dyn FnOnce(&Session) + Send>;
+
+/// How a connection ended, for a client that may reconnect.
+pub(crate) struct Ended {
+    /// The handler (or function) that served it, to serve the next connection.
+    pub(crate) target: Target,
+    pub(crate) reason: CloseReason,
+    /// What made the connection fail, if anything did.
+    pub(crate) failure: Option<Error>,
 }
 
 /// Runs an open connection to its end: write loop thread, handler, read loop, then the end
-/// of the session (`on_close`, end hooks, final reason).
-pub(crate) fn run(opened: Opened) {
-    let Opened { stream, buf, conn, ctrl_rx, request, protocol, mut extensions, target } = opened;
+/// of the session (`on_close`, end hooks, final reason). `None` if the write loop could not
+/// start (the connection is dropped).
+pub(crate) fn run(opened: Opened) -> Option<Ended> {
+    let Opened {
+        stream,
+        buf,
+        conn,
+        ctrl_rx,
+        request,
+        protocol,
+        mut extensions,
+        target,
+        response,
+        attempt,
+        announce,
+    } = opened;
     let settings = &conn.settings;
     let raw = target.is_raw();
     let (out_tx, out_rx) = crossbeam_channel::bounded(settings.queue_capacity);
     let (in_tx, in_rx) =
         crossbeam_channel::bounded(if target.is_channel() { settings.queue_capacity } else { 0 });
-    let info = SessionInfo { request, protocol, extensions: std::mem::take(&mut extensions.header), raw };
+    let extensions_header = std::mem::take(&mut extensions.header);
+    let info = SessionInfo { request, protocol, extensions: extensions_header, raw, response, attempt };
     let session = Session::new(conn.clone(), info, out_tx, in_rx);
     // A raw handler answers pings itself, and sends its own.
     conn.auto_ping.store(!raw, Ordering::Relaxed);
@@ -61,9 +93,15 @@ pub(crate) fn run(opened: Opened) {
         .spawn(move || write_loop::run(write_half, writer_conn, lanes, encoders));
     let writer = match writer {
         Ok(w) => w,
-        Err(e) => return log::warn!("{}: cannot start write loop: {e}", conn.peer),
+        Err(e) => {
+            log::warn!("{}: cannot start write loop: {e}", conn.peer);
+            return None;
+        }
     };
     conn.advance(Phase::Open);
+    if let Some(announce) = announce {
+        announce(&session);
+    }
 
     let mut sink = Sink::new(target, &conn, &session, in_tx);
     sink.open(&session, &conn);
@@ -72,6 +110,7 @@ pub(crate) fn run(opened: Opened) {
     let mut reader = ReadLoop::new(&stream, FrameReader::new(buf), &conn, framing);
     let ending = reader.run(&mut sink.deliverer(&session, &conn));
     let mut failure = sink.take_failure();
+    let peer_closed = matches!(ending, Ending::PeerClose(..));
     match ending {
         Ending::PeerClose(code, reason) => {
             log::debug!("{}: peer closed with {code} {reason:?}", conn.peer);
@@ -99,6 +138,10 @@ pub(crate) fn run(opened: Opened) {
                     log::info!("{}: no answer to ping, connection dropped", conn.peer);
                     failure.get_or_insert(Error::PingTimeout);
                 }
+                Cut::CloseTimeout => {
+                    log::info!("{}: close not answered in time, connection dropped", conn.peer);
+                    failure.get_or_insert(Error::CloseTimeout);
+                }
                 Cut::None if !conn.close_pending() => {
                     if let Some(e) = io.filter(|e| !is_reset(e)) {
                         failure.get_or_insert(Error::Io(e));
@@ -109,8 +152,21 @@ pub(crate) fn run(opened: Opened) {
             conn.cut(Cut::Ended);
         }
     }
-    drop(reader);
     let _ = writer.join();
+    if settings.client && peer_closed && conn.closing.sent() {
+        // RFC 6455 §7.1.1: the server closes TCP first; wait for its FIN, within the close
+        // timeout (the timer cuts the socket after it).
+        if !conn.closing.pending() {
+            conn.start_close_timeout();
+        }
+        // A cut socket reads as EOF: the cut's reason tells a timeout from the server's FIN.
+        reader.drain();
+        if conn.cut_reason() == Cut::CloseTimeout {
+            log::info!("{}: server did not close TCP after the closing handshake", conn.peer);
+            failure.get_or_insert(Error::CloseTimeout);
+        }
+    }
+    drop(reader);
     let _ = stream.shutdown(Shutdown::Both);
     conn.advance(Phase::Done);
     conn.run_end_hooks();
@@ -118,6 +174,7 @@ pub(crate) fn run(opened: Opened) {
     let reason = conn.closing.finish(failure.as_ref());
     log::info!("{}: closed {} (session {}): {reason}", conn.peer, session.request().path(), conn.id);
     sink.close(&session, &reason, failure.as_ref());
+    Some(Ended { target: sink.into_target(), reason, failure })
 }
 
 /// A reset after close is a normal end, not an error worth reporting.

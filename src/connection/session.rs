@@ -11,7 +11,7 @@ use super::shared::{Conn, Ctrl, Phase};
 #[cfg(feature = "serde")]
 use crate::error::ConvertError;
 use crate::error::{Error, ProtocolError, SendError, TrySendError};
-use crate::handshake::Request;
+use crate::handshake::{Request, Response};
 use crate::protocol::{CloseCode, CloseReason, Frame, Message};
 
 /// What the handshake settled for a session.
@@ -21,6 +21,9 @@ pub(crate) struct SessionInfo {
     /// The `Sec-WebSocket-Extensions` answer (empty: none).
     pub(crate) extensions: String,
     pub(crate) raw: bool,
+    /// A client's: the server's answer, and the dial attempt that opened the session.
+    pub(crate) response: Option<Response>,
+    pub(crate) attempt: u32,
 }
 
 /// A handle to one WebSocket connection (Ktor's `DefaultWebSocketServerSession`).
@@ -47,6 +50,8 @@ struct Inner {
     protocol: Option<String>,
     extensions: String,
     raw: bool,
+    response: Option<Response>,
+    attempt: u32,
     outgoing: Outgoing,
     incoming: Receiver<Message>,
 }
@@ -66,6 +71,8 @@ impl Session {
                 protocol: info.protocol,
                 extensions: info.extensions,
                 raw: info.raw,
+                response: info.response,
+                attempt: info.attempt,
                 outgoing,
                 incoming,
             }),
@@ -77,14 +84,28 @@ impl Session {
         self.inner.conn.id
     }
 
-    /// The client's address.
+    /// The peer's address: the client's on a server, the server's on a client.
     pub fn remote_addr(&self) -> SocketAddr {
         self.inner.conn.peer
     }
 
-    /// The HTTP request that opened the session (path, query, headers).
+    /// The HTTP request that opened the session (path, query, headers): the one received on
+    /// a server, the one sent on a client.
     pub fn request(&self) -> &Request {
         &self.inner.request
+    }
+
+    /// The server's answer to the handshake (status and headers), on a client's session;
+    /// `None` on a server's.
+    pub fn response(&self) -> Option<&Response> {
+        self.inner.response.as_ref()
+    }
+
+    /// On a client's session, the dial attempt that opened it, counted from 1 over the
+    /// client's life: 1 for the first connection; with reconnect on, every attempt counts,
+    /// failed ones too, so `attempt() > 1` means a reconnection. 0 on a server's session.
+    pub fn attempt(&self) -> u32 {
+        self.inner.attempt
     }
 
     /// The subprotocol selected in the handshake, if any.

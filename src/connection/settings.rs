@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::protocol::rules::FrameRules;
 
 /// The settings of a connection, shared by the connections of one server (made from its
-/// [`Config`](crate::Config)).
+/// [`Config`](crate::Config)) or of one client (from its `ClientConfig`).
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     /// Masking and the frame size limit of incoming frames.
@@ -14,6 +14,9 @@ pub(crate) struct Settings {
     pub(crate) max_message_size: usize,
     /// Whether outgoing frames are masked.
     pub(crate) mask_outgoing: bool,
+    /// Whether this is a client's connection: after the closing handshake it waits for the
+    /// server to close TCP (RFC 6455 §7.1.1) instead of closing first.
+    pub(crate) client: bool,
     /// Capacity of the outgoing queue, of `incoming()` and of the broadcast lane.
     pub(crate) queue_capacity: usize,
     /// Whether senders may write to the socket themselves.

@@ -99,6 +99,15 @@ pub(crate) struct Wire {
     pub(crate) keys: MaskKeys,
 }
 
+/// Connection ids, for every server and client of the process.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A connection id unique in the process, not only in one server: a `Broadcast` hub may hold
+/// sessions of several servers and clients.
+pub(crate) fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
 /// Work to do once a connection has ended.
 pub(crate) type EndHook = Box<dyn FnOnce() + Send>;
 

@@ -39,7 +39,14 @@ pub(crate) fn session(settings: Settings) -> Fixture {
     let (out_tx, out) = crossbeam_channel::bounded(settings.queue_capacity);
     let (_in_tx, in_rx) = crossbeam_channel::bounded(0);
     let request = Request { remote_addr: peer, path: "/".to_owned(), query: None, headers: Vec::new() };
-    let info = SessionInfo { request, protocol: None, extensions: String::new(), raw: false };
+    let info = SessionInfo {
+        request,
+        protocol: None,
+        extensions: String::new(),
+        raw: false,
+        response: None,
+        attempt: 0,
+    };
     let session = Session::new(conn.clone(), info, out_tx, in_rx);
     Fixture { session, conn, timer, _keep: (server_socket, client, ctrl, out) }
 }

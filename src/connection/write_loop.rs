@@ -270,7 +270,7 @@ impl Writer {
             return Ok(Flow::Go);
         }
         self.flush()?;
-        let _ = self.stream.shutdown(Shutdown::Write);
+        self.after_close();
         // The peer's time to answer runs from now.
         self.conn.start_close_timeout();
         Ok(Flow::Stop)
@@ -336,9 +336,17 @@ impl Writer {
             );
         }
         self.flush()?;
-        // RFC 6455 §7.1.1: the server closes TCP first; FIN follows our close frame.
-        let _ = self.stream.shutdown(Shutdown::Write);
+        self.after_close();
         Ok(())
+    }
+
+    /// After our close frame: RFC 6455 §7.1.1 has the server close TCP first, so a server's
+    /// FIN follows its close frame; a client leaves TCP to the server (its read loop waits for
+    /// the server's FIN, within the close timeout).
+    fn after_close(&self) {
+        if !self.conn.settings.client {
+            let _ = self.stream.shutdown(Shutdown::Write);
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {

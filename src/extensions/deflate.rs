@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use super::extension::{Accepted, Extension, ExtensionOffer, MessageDecoder, MessageEncoder, RSV1};
+use super::extension::{
+    Accepted, ClientExtension, Extension, ExtensionOffer, MessageDecoder, MessageEncoder, RSV1,
+};
 use crate::error::ExtensionError;
 use crate::handshake::Request;
 
@@ -225,6 +227,58 @@ impl Extension for Deflate {
     }
 }
 
+/// The client's side: offers `client_max_window_bits` (so a server may limit the client's
+/// window) and the context takeover options set on this `Deflate`; honours what the server
+/// answers (RFC 7692 §7.1).
+impl ClientExtension for Deflate {
+    fn name(&self) -> &str {
+        "permessage-deflate"
+    }
+
+    fn offer(&self) -> Vec<(String, Option<String>)> {
+        let mut params = Vec::new();
+        if self.server_no_context_takeover {
+            params.push(("server_no_context_takeover".to_owned(), None));
+        }
+        if self.client_no_context_takeover {
+            params.push(("client_no_context_takeover".to_owned(), None));
+        }
+        params.push(("client_max_window_bits".to_owned(), None));
+        params
+    }
+
+    fn accept_response(&self, response: &ExtensionOffer) -> Result<Accepted, String> {
+        let o = parse_offer(response)
+            .ok_or_else(|| format!("parameters not allowed: {:?}", response.params()))?;
+        // In an answer, client_max_window_bits must carry its value (§7.1.2.2).
+        let client_bits = match o.client_max_window_bits {
+            Some(None) => return Err("client_max_window_bits without a value".to_owned()),
+            Some(Some(bits)) => bits,
+            None => 15,
+        };
+        // The client's window is the one it compresses with: with miniz_oxide's 32 KiB window, a
+        // smaller one is honoured by compressing only messages that fit it, each on its own.
+        let max_len = if client_bits < 15 { 1usize << client_bits } else { usize::MAX };
+        let encoder = Deflater {
+            level: self.level,
+            min_size: self.min_size,
+            max_len,
+            no_context: self.client_no_context_takeover
+                || o.client_no_context_takeover
+                || max_len != usize::MAX,
+            state: None,
+            pool: self.compressors.clone(),
+        };
+        // Inflating with a 32 KiB window reads any smaller window the server uses.
+        let decoder = Inflater {
+            no_context: o.server_no_context_takeover,
+            state: None,
+            pool: self.decompressors.clone(),
+        };
+        Ok(Accepted { params: Vec::new(), rsv: RSV1, encoder: Box::new(encoder), decoder: Box::new(decoder) })
+    }
+}
+
 /// The compressing half, on the write loop.
 struct Deflater {
     level: u32,
@@ -424,6 +478,39 @@ mod tests {
         round_trip(&Deflate::default().min_size(0), "permessage-deflate", &msgs);
         round_trip(&Deflate::default().min_size(0), "permessage-deflate; server_no_context_takeover", &msgs);
         round_trip(&Deflate::default().min_size(0), "permessage-deflate; server_max_window_bits=9", &msgs);
+    }
+
+    #[test]
+    fn the_client_offers_and_checks_answers() {
+        let d = Deflate::default().min_size(0).client_no_context_takeover(true);
+        let mut header = String::new();
+        crate::extensions::extension::format_extension(&mut header, "permessage-deflate", &d.offer());
+        assert_eq!(header, "permessage-deflate; client_no_context_takeover; client_max_window_bits");
+        let answer = |h: &str| ClientExtension::accept_response(&d, &offer(h));
+        for good in [
+            "permessage-deflate",
+            "permessage-deflate; server_no_context_takeover; client_max_window_bits=9",
+            "permessage-deflate; server_max_window_bits=10",
+        ] {
+            let mut a = answer(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+            let mut wire = b"abcabcabcabc".repeat(10);
+            let rsv = a.encoder.encode(&mut wire, true).unwrap();
+            assert_eq!(a.decoder.decode(wire, rsv, 1000).unwrap(), b"abcabcabcabc".repeat(10));
+        }
+        for bad in [
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; client_max_window_bits=16",
+            "permessage-deflate; mystery=1",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+        ] {
+            assert!(answer(bad).is_err(), "{bad}");
+        }
+        // A 256-byte client window: longer messages go uncompressed.
+        let mut a = answer("permessage-deflate; client_max_window_bits=8").unwrap();
+        let mut long = vec![7u8; 300];
+        assert_eq!(a.encoder.encode(&mut long, false).unwrap(), 0);
+        let mut short = vec![7u8; 200];
+        assert_eq!(a.encoder.encode(&mut short, false).unwrap(), RSV1);
     }
 
     #[test]

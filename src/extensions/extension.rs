@@ -170,6 +170,45 @@ pub trait Extension: Send + Sync {
     fn accept(&self, offer: &ExtensionOffer, request: &Request) -> Option<Accepted>;
 }
 
+/// A WebSocket extension a client offers (the client's side of [`Extension`]): implement it
+/// for a custom extension; `Deflate` (feature `deflate`) implements both sides.
+///
+/// The client sends [`offer`](Self::offer) in its `Sec-WebSocket-Extensions` header. If the
+/// server answers with this extension, [`accept_response`](Self::accept_response) checks the
+/// parameters it chose and returns the connection's codecs; an error fails the handshake
+/// (RFC 6455 §9.1: the client must fail a connection whose extensions it cannot use).
+pub trait ClientExtension: Send + Sync {
+    /// The extension token, e.g. `permessage-deflate` (compared case-insensitively).
+    fn name(&self) -> &str;
+
+    /// The parameters of the offer, in order (the name is added in front).
+    fn offer(&self) -> Vec<(String, Option<String>)>;
+
+    /// The server accepted the extension with `response`'s parameters. Return the codecs
+    /// (the [`Accepted::params`] are not used on a client), or why the parameters are not
+    /// acceptable.
+    ///
+    /// # Errors
+    /// A description of what is wrong with the answer; the handshake fails with it.
+    fn accept_response(&self, response: &ExtensionOffer) -> Result<Accepted, String>;
+}
+
+/// Formats an extension token and its parameters as in `Sec-WebSocket-Extensions`.
+pub(crate) fn format_extension(out: &mut String, name: &str, params: &[(String, Option<String>)]) {
+    if !out.is_empty() {
+        out.push_str(", ");
+    }
+    out.push_str(name);
+    for (k, v) in params {
+        out.push_str("; ");
+        out.push_str(k);
+        if let Some(v) = v {
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+}
+
 /// Transforms outgoing message payloads.
 pub trait MessageEncoder: Send {
     /// Transforms `payload` in place; returns the RSV bits to set on the message's first frame

@@ -20,5 +20,7 @@ pub use converter::ContentConverter;
 pub use converter::JsonConverter;
 #[cfg(feature = "deflate")]
 pub use deflate::Deflate;
-pub use extension::{Accepted, Extension, ExtensionOffer, MessageDecoder, MessageEncoder, RSV1, RSV2, RSV3};
-pub(crate) use negotiate::{Negotiated, negotiate};
+pub use extension::{
+    Accepted, ClientExtension, Extension, ExtensionOffer, MessageDecoder, MessageEncoder, RSV1, RSV2, RSV3,
+};
+pub(crate) use negotiate::{Negotiated, client_negotiated, client_offer, negotiate};

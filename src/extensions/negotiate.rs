@@ -3,7 +3,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::extension::{Extension, ExtensionOffer, MessageDecoder, MessageEncoder};
+use super::extension::{
+    ClientExtension, Extension, ExtensionOffer, MessageDecoder, MessageEncoder, format_extension,
+};
+use crate::error::HandshakeError;
 use crate::handshake::Request;
 
 /// The extensions one connection negotiated.
@@ -55,20 +58,54 @@ pub(crate) fn negotiate(available: &[Arc<dyn Extension>], request: &Request) -> 
         }
         used[i] = true;
         out.rsv |= accepted.rsv;
-        if !out.header.is_empty() {
-            out.header.push_str(", ");
-        }
-        out.header.push_str(available[i].name());
-        for (k, v) in &accepted.params {
-            out.header.push_str("; ");
-            out.header.push_str(k);
-            if let Some(v) = v {
-                out.header.push('=');
-                out.header.push_str(v);
-            }
-        }
+        format_extension(&mut out.header, available[i].name(), &accepted.params);
         out.encoders.push(accepted.encoder);
         out.decoders.push(accepted.decoder);
     }
     out
+}
+
+/// A client's `Sec-WebSocket-Extensions` offer: each extension with its parameters, in order.
+pub(crate) fn client_offer(offered: &[Arc<dyn ClientExtension>]) -> String {
+    let mut header = String::new();
+    for e in offered {
+        format_extension(&mut header, e.name(), &e.offer());
+    }
+    header
+}
+
+/// The extensions a server's answer settled for a client: each must be one the client
+/// offered, at most once, with parameters its extension accepts and RSV bits no other one
+/// claims (RFC 6455 §9.1).
+pub(crate) fn client_negotiated<'a>(
+    offered: &[Arc<dyn ClientExtension>],
+    answers: impl Iterator<Item = &'a str>,
+) -> Result<Negotiated, HandshakeError> {
+    let mut out = Negotiated::default();
+    let mut used = vec![false; offered.len()];
+    for answer in answers {
+        out.header.push_str(if out.header.is_empty() { "" } else { ", " });
+        out.header.push_str(answer.trim());
+        let parsed = ExtensionOffer::parse_header(answer);
+        if parsed.is_empty() {
+            return Err(HandshakeError::UnofferedExtension(answer.trim().to_owned()));
+        }
+        for response in parsed {
+            let i = offered
+                .iter()
+                .position(|e| e.name().eq_ignore_ascii_case(response.name()))
+                .filter(|&i| !used[i])
+                .ok_or_else(|| HandshakeError::UnofferedExtension(response.name().to_owned()))?;
+            used[i] = true;
+            let refused = |why| HandshakeError::ExtensionRefused { name: response.name().to_owned(), why };
+            let accepted = offered[i].accept_response(&response).map_err(refused)?;
+            if accepted.rsv & out.rsv != 0 {
+                return Err(refused("its RSV bits are taken by another extension".to_owned()));
+            }
+            out.rsv |= accepted.rsv;
+            out.encoders.push(accepted.encoder);
+            out.decoders.push(accepted.decoder);
+        }
+    }
+    Ok(out)
 }

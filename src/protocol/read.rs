@@ -143,7 +143,7 @@ impl FrameReader {
         Ok(base + filled)
     }
 
-    /// Reads and discards input until EOF or an error (used while a failed connection closes).
+    /// Reads and discards input until EOF or an error (used while a connection closes).
     pub(crate) fn drain(&mut self, r: &mut impl Read) {
         let cap = self.buf.capacity();
         loop {

@@ -52,7 +52,20 @@ pub(crate) fn serve(state: &ServerState, stream: TcpStream, peer: SocketAddr) {
                 return log::debug!("{peer}: could not send 101: {e}");
             }
             log::info!("{peer}: open {path} (session {})", conn.id);
-            Opened { stream, buf, conn, ctrl_rx, request, protocol, extensions, target: route.target() }
+            let target = route.target();
+            Opened {
+                stream,
+                buf,
+                conn,
+                ctrl_rx,
+                request,
+                protocol,
+                extensions,
+                target,
+                response: None,
+                attempt: 0,
+                announce: None,
+            }
         }
         Answer::Http(response) => {
             log::debug!("{peer}: HTTP {} for {path}", response.status());

@@ -338,6 +338,7 @@ impl Config {
             rules: FrameRules { masks, max_frame_size: self.max_frame_size },
             max_message_size: self.max_message_size,
             mask_outgoing: self.masking,
+            client: false,
             queue_capacity: self.queue_capacity,
             direct_writes: self.direct_writes,
             read_buffer_size: self.read_buffer_size,

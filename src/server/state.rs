@@ -1,18 +1,13 @@
 //! What every thread of one server shares.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::config::Config;
 use super::route::Router;
-use crate::connection::atomic::AtomicU64;
 use crate::connection::registry::Registry;
 use crate::connection::settings::Settings;
 use crate::connection::timer::TimerQueue;
-
-/// Connection ids, for every server of the process.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// One server's configuration, routes, and the connections it serves.
 #[derive(Debug)]
@@ -44,7 +39,7 @@ impl ServerState {
     /// A connection id unique in the process, not only in this server: a `Broadcast` hub may
     /// hold sessions of several servers.
     pub(crate) fn next_id(&self) -> u64 {
-        NEXT_ID.fetch_add(1, Ordering::Relaxed)
+        crate::connection::shared::next_id()
     }
 
     fn lock_live(&self) -> MutexGuard<'_, usize> {

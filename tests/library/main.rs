@@ -8,6 +8,7 @@
 mod support;
 
 mod broadcast;
+mod client;
 mod convert;
 mod deflate;
 mod direct_writes;

@@ -1,0 +1,198 @@
+//! A running client's handle: its session, sends that respect the disconnected policy, the
+//! close, and the wait for its end.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::connection::Session;
+use crate::error::{Error, SendError};
+use crate::protocol::{CloseCode, CloseReason, Message};
+
+/// What a client's thread and its handle share.
+#[derive(Debug, Default)]
+pub(crate) struct ClientShared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The open session, if connected.
+    session: Option<Session>,
+    /// Set by `close`: the client ends and does not reconnect.
+    stopping: bool,
+    /// The client's thread has ended.
+    finished: bool,
+    /// Dial attempts made so far.
+    attempts: u32,
+}
+
+impl ClientShared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A session opened (`Some`) or ended (`None`).
+    pub(crate) fn set_session(&self, session: Option<Session>) {
+        self.lock().session = session;
+        self.changed.notify_all();
+    }
+
+    pub(crate) fn set_attempts(&self, attempts: u32) {
+        self.lock().attempts = attempts;
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        self.lock().stopping
+    }
+
+    pub(crate) fn finish(&self) {
+        let mut state = self.lock();
+        state.finished = true;
+        state.session = None;
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// Sleeps for `delay` unless the client is closed first; returns whether it was.
+    pub(crate) fn sleep_unless_stopped(&self, delay: Duration) -> bool {
+        let deadline = Instant::now() + delay;
+        let mut state = self.lock();
+        while !state.stopping {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self.changed.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        true
+    }
+}
+
+/// A running client (from [`Client::connect`](crate::Client::connect)). Dropping it closes the
+/// client with 1001, like [`close`](Self::close), and waits for its end: keep it for as long
+/// as the client should run, or hand the thread to [`wait`](Self::wait).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use syncws::{CloseCode, Handler, Message, Session};
+///
+/// struct Print;
+/// impl Handler for Print {
+///     fn on_message(&mut self, _: &Session, message: Message) {
+///         println!("{message:?}");
+///     }
+/// }
+///
+/// let client = syncws::connect("ws://127.0.0.1:8080/echo", Print)?;
+/// client.send("hello").expect("connected");
+/// std::thread::sleep(Duration::from_millis(100));
+/// client.close(CloseCode::NORMAL, "done");
+/// let reason = client.wait()?;
+/// assert!(reason.was_clean);
+/// # Ok::<(), syncws::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "the client closes as soon as its handle is dropped: keep the handle, or call `wait()`"]
+pub struct ClientHandle {
+    shared: Arc<ClientShared>,
+    thread: Option<JoinHandle<Result<CloseReason, Error>>>,
+}
+
+impl ClientHandle {
+    pub(crate) fn new(shared: Arc<ClientShared>, thread: JoinHandle<Result<CloseReason, Error>>) -> Self {
+        ClientHandle { shared, thread: Some(thread) }
+    }
+
+    /// The open session, while connected (a clone: send from any thread with it).
+    pub fn session(&self) -> Option<Session> {
+        self.shared.lock().session.clone()
+    }
+
+    /// Waits until a session is open (or the client has ended, or `timeout` passed) and
+    /// returns it.
+    pub fn wait_open(&self, timeout: Duration) -> Option<Session> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.shared.lock();
+        loop {
+            if let Some(s) = state.session.as_ref().filter(|s| s.is_open()) {
+                return Some(s.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if state.finished || left.is_zero() {
+                return None;
+            }
+            state = self.shared.changed.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// Whether a session is open now.
+    pub fn is_connected(&self) -> bool {
+        self.shared.lock().session.as_ref().is_some_and(Session::is_open)
+    }
+
+    /// Dial attempts made so far (failed ones included).
+    pub fn attempts(&self) -> u32 {
+        self.shared.lock().attempts
+    }
+
+    /// Sends on the open session ([`Session::send`]: blocks while its queue is full).
+    ///
+    /// # Errors
+    /// While disconnected (between reconnect attempts, or after the end) the message is
+    /// refused and handed back in the [`SendError`]: nothing is buffered, nothing is lost
+    /// silently. Resend it once [`wait_open`](Self::wait_open) returns a session.
+    pub fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
+        let message = message.into();
+        match self.session() {
+            Some(session) => session.send(message),
+            None => Err(SendError(message)),
+        }
+    }
+
+    /// Ends the client: closes the open session with `code` and `reason` after what is
+    /// queued, and stops reconnecting (an attempt in progress is abandoned). Returns at once;
+    /// [`wait`](Self::wait) for the end.
+    pub fn close(&self, code: CloseCode, reason: &str) {
+        let mut state = self.shared.lock();
+        state.stopping = true;
+        let session = state.session.clone();
+        drop(state);
+        self.shared.changed.notify_all();
+        if let Some(session) = session {
+            session.close(code, reason);
+        }
+    }
+
+    /// Whether the client has ended (closed, failed, or given up reconnecting).
+    pub fn is_finished(&self) -> bool {
+        self.shared.lock().finished
+    }
+
+    /// Waits for the client to end. Returns how its last session closed, or the error that
+    /// ended it: the last attempt's (no reconnect, or `max_attempts` reached), or the last
+    /// session's failure (a protocol error from the server, a ping or close timeout, ...).
+    ///
+    /// # Errors
+    /// As above; [`Error::HandlerPanicked`] if the client's thread itself panicked.
+    pub fn wait(mut self) -> Result<CloseReason, Error> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<CloseReason, Error> {
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or(Err(Error::HandlerPanicked)),
+            None => Err(Error::Closed),
+        }
+    }
+}
+
+impl Drop for ClientHandle {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.close(CloseCode::GOING_AWAY, "client dropped");
+            let _ = self.join();
+        }
+    }
+}

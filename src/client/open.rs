@@ -1,0 +1,102 @@
+//! One attempt: dial, send the upgrade request, check the answer, and hand the open
+//! connection to the connection layer, as the server's `accept` does for an accepted one.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use super::dial::dial;
+use super::url::WsUrl;
+use crossbeam_channel::Receiver;
+
+use super::builder::Plan;
+use crate::connection::dispatch::Target;
+use crate::connection::run::{Announce, Opened};
+use crate::connection::shared::{self, Conn, Ctrl, Cut};
+use crate::error::{Error, HandshakeError};
+use crate::extensions::{Negotiated, client_negotiated};
+use crate::handshake::client::{ResponseFailure, UpgradeRequest, check_upgrade, read_response};
+use crate::handshake::key::new_key;
+use crate::handshake::{Request, Response};
+use crate::protocol::inbuf::InBuf;
+
+/// What a successful handshake settled: an open connection waiting for its handler.
+pub(crate) struct Handshaken {
+    stream: Arc<TcpStream>,
+    buf: InBuf,
+    conn: Arc<Conn>,
+    ctrl_rx: Receiver<Ctrl>,
+    request: Request,
+    protocol: Option<String>,
+    extensions: Negotiated,
+    response: Response,
+}
+
+impl Handshaken {
+    /// The open connection, served by `target`.
+    pub(crate) fn into_opened(self, target: Target, attempt: u32, announce: Announce) -> Opened {
+        let Handshaken { stream, buf, conn, ctrl_rx, request, protocol, extensions, response } = self;
+        let response = Some(response);
+        let announce = Some(announce);
+        Opened {
+            stream,
+            buf,
+            conn,
+            ctrl_rx,
+            request,
+            protocol,
+            extensions,
+            target,
+            response,
+            attempt,
+            announce,
+        }
+    }
+}
+
+/// Dials `url` and completes the opening handshake (attempt number `attempt`, for the log).
+pub(crate) fn handshake(plan: &Plan, url: &WsUrl, attempt: u32) -> Result<Handshaken, Error> {
+    let config = &plan.config;
+    let (stream, peer) = dial(url, config.connect_timeout)?;
+    if config.nodelay {
+        let _ = stream.set_nodelay(true);
+    }
+    let stream = Arc::new(stream);
+    let timer = plan.timer.clone();
+    let (conn, ctrl_rx) =
+        Conn::new(shared::next_id(), peer, &stream, plan.settings.clone(), timer.clock(), timer);
+    let conn = Arc::new(conn);
+    // The handshake timeout runs from here: the timer cuts the socket's read side.
+    conn.watch();
+    let key = new_key().map_err(Error::Io)?;
+    let sent = UpgradeRequest {
+        host: &url.host_header,
+        resource: &url.resource,
+        key: &key,
+        origin: config.origin.as_deref(),
+        protocols: &config.protocols,
+        extensions: &plan.extension_offer,
+        headers: &config.headers,
+    };
+    let failed = |e: std::io::Error| {
+        if conn.cut_reason() == Cut::HandshakeTimeout {
+            Error::Handshake(HandshakeError::Timeout)
+        } else {
+            Error::Io(e)
+        }
+    };
+    (&*stream).write_all(&sent.to_bytes()).map_err(failed)?;
+    let mut buf = InBuf::new(config.read_buffer_size);
+    let response = match read_response(&mut &*stream, &mut buf, config.max_response_size) {
+        Ok(r) => r,
+        Err(ResponseFailure::Io(e)) => return Err(failed(e)),
+        Err(ResponseFailure::Refused(e)) => return Err(e.into()),
+    };
+    let protocol = check_upgrade(&response, &key, &config.protocols)?;
+    let answers = response.headers().filter(|(k, _)| *k == "sec-websocket-extensions").map(|(_, v)| v);
+    let extensions = client_negotiated(&plan.extensions, answers)?;
+    log::info!("{peer}: open {} (session {}, attempt {attempt})", url.resource, conn.id);
+    let (path, query) = url.path_and_query();
+    let request = Request { remote_addr: peer, path, query, headers: sent.header_list() };
+    Ok(Handshaken { stream, buf, conn, ctrl_rx, request, protocol, extensions, response })
+}
