@@ -1,20 +1,100 @@
 #!/usr/bin/env bash
-# Runs the Autobahn|Testsuite (through kosoku, see ../shared/autobahn/README.md) against the
-# release syncws-echo binary and fails on any FAILED case or unclean close.
-# Usage: scripts/autobahn.sh [KOSOKU_ARGS...]   default: every case, 1.* to 13.* (517 cases; 12.* and
-# 13.*, permessage-deflate, take about 4 minutes on 2 cores). E.g. -x '12.*' -x '13.*' for the core.
-# Writes the report to target/autobahn-report/ and the verdict counts to its summary.txt.
+# Runs the Autobahn|Testsuite (through kosoku, see ../shared/autobahn/README.md) and fails on
+# any FAILED or UNIMPLEMENTED case or unclean close.
+#
+# Usage: scripts/autobahn.sh [KOSOKU_ARGS...]
+#   The server: the release syncws-echo binary, every case 1.* to 13.* by default (517 cases;
+#   12.* and 13.*, permessage-deflate, take about 4 minutes on 2 cores). E.g. -x '12.*' -x '13.*'
+#   for the core. Report in target/autobahn-report/, verdict counts in its summary.txt.
+# Usage: scripts/autobahn.sh --client [KOSOKU_ARGS...]
+#   The client: the release syncws-client binary (--echo) against kosoku's fuzzingserver, every
+#   case by default. The fuzzingserver runs its cases one after another, so two of them run side
+#   by side: 12.* and 13.* on one, the rest on the other (with KOSOKU_ARGS, one runs them all).
+#   Reports in target/autobahn-client-report/{core,deflate}/, counts in its summary.txt.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${SYNCWS_SHARED:-$root/../shared}
 venv=$root/target/autobahn
-report=$root/target/autobahn-report
 cd "$root"
 
 if [ ! -x "$venv/bin/kosoku" ]; then
   [ -f "$shared/autobahn/install.sh" ] || { echo "autobahn: $shared/autobahn/install.sh not found (set SYNCWS_SHARED)" >&2; exit 1; }
   bash "$shared/autobahn/install.sh" "$venv"
 fi
+
+# Prints the verdict counts of the reports (index.json files) given and fails on a case that
+# does not pass.
+summarize() {
+  "$venv/bin/python" - "$@" <<'PY'
+import collections, json, sys
+cases = {}
+for path in sys.argv[1:]:
+    idx = json.load(open(path))
+    cases.update(next(iter(idx.values())))
+beh = collections.Counter(c["behavior"] for c in cases.values())
+close = collections.Counter(c["behaviorClose"] for c in cases.values())
+print(f"autobahn: {len(cases)} cases; behavior {dict(sorted(beh.items()))}; close {dict(sorted(close.items()))}")
+bad = sorted(k for k, c in cases.items() if c["behavior"] in ("FAILED", "UNIMPLEMENTED")
+             or c["behaviorClose"] not in ("OK", "INFORMATIONAL"))
+if bad:
+    print("autobahn: not passing:", " ".join(bad))
+    sys.exit(1)
+PY
+}
+
+# One fuzzingserver and the client through its cases: run_client_group NAME [KOSOKU_ARGS...]
+run_client_group() {
+  local name=$1
+  shift
+  local client=target/release/syncws-client
+  local port
+  port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  local base="ws://127.0.0.1:$port"
+  "$venv/bin/kosoku" -m fuzzingserver -o "$report/$name" "$@" "127.0.0.1:$port" >"$report/$name.log" 2>&1 &
+  local kosoku=$!
+  local count=
+  for _ in $(seq 1 100); do
+    count=$("$client" --listen "$base/getCaseCount" 2>/dev/null || true)
+    [ -n "$count" ] && break
+    sleep 0.1
+  done
+  [ -n "$count" ] || { echo "autobahn: the fuzzingserver for $name did not start" >&2; cat "$report/$name.log" >&2; kill "$kosoku"; return 1; }
+  echo "autobahn: client, $name: $count cases"
+  # Cases 9.* send up to 16 MiB; a case the client fails on purpose (bad frames) exits 3.
+  for case in $(seq 1 "$count"); do
+    timeout 120 "$client" --echo --ping-period 0 --max-message-size 20M \
+      "$base/runCase?case=$case&agent=syncws" 2>>"$report/$name.client.log" || true
+  done
+  "$client" --listen "$base/updateReports?agent=syncws" 2>>"$report/$name.client.log" || true
+  timeout 60 tail --pid="$kosoku" -f /dev/null || { kill "$kosoku"; echo "autobahn: $name did not write its report" >&2; return 1; }
+  tail -n 1 "$report/$name.log"
+}
+
+if [ "${1:-}" = "--client" ]; then
+  shift
+  report=$root/target/autobahn-client-report
+  rm -rf "$report"
+  mkdir -p "$report"
+  cargo build --release --features cli --bin syncws-client
+  started=$SECONDS
+  if [ $# -gt 0 ]; then
+    run_client_group all "$@"
+  else
+    run_client_group core -x '12.*' -x '13.*' &
+    core=$!
+    run_client_group deflate -i '12.*' -i '13.*' &
+    deflate=$!
+    status=0
+    wait "$core" || status=$?
+    wait "$deflate" || status=$?
+    [ "$status" -eq 0 ] || exit "$status"
+  fi
+  summarize "$report"/*/index.json | tee "$report/summary.txt"
+  echo "autobahn: client passed in $((SECONDS - started)) s"
+  exit 0
+fi
+
+report=$root/target/autobahn-report
 
 cargo build --release --features cli --bin syncws-echo
 source "$root/scripts/echo-server.sh"
@@ -32,19 +112,7 @@ status=0
 timeout 1500 "$venv/bin/kosoku" -o "$report" -p 2 ${args[@]+"${args[@]}"} "$url" >"$report.log" 2>&1 || status=$?
 tail -n 2 "$report.log"
 
-"$venv/bin/python" - "$report/index.json" <<'PY' | tee "$report/summary.txt"
-import collections, json, sys
-idx = json.load(open(sys.argv[1]))
-cases = next(iter(idx.values()))
-beh = collections.Counter(c["behavior"] for c in cases.values())
-close = collections.Counter(c["behaviorClose"] for c in cases.values())
-print(f"autobahn: {len(cases)} cases; behavior {dict(sorted(beh.items()))}; close {dict(sorted(close.items()))}")
-bad = sorted(k for k, c in cases.items() if c["behavior"] in ("FAILED", "UNIMPLEMENTED")
-             or c["behaviorClose"] not in ("OK", "INFORMATIONAL"))
-if bad:
-    print("autobahn: not passing:", " ".join(bad))
-    sys.exit(1)
-PY
+summarize "$report/index.json" | tee "$report/summary.txt"
 [ "$status" -eq 0 ] || { echo "autobahn: kosoku exited $status"; exit "$status"; }
 stop_echo
 trap 'rm -f "$log"' EXIT

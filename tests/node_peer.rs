@@ -78,3 +78,15 @@ fn node_ws_round_trips_without_context_takeover() {
         "{out}"
     );
 }
+
+#[test]
+#[ignore = "installs Node ws with npm into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn the_client_against_a_node_ws_server_with_and_without_compression() {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/node_server.js");
+    for (mode, deflate) in [("plain", false), ("deflate", true)] {
+        let mut command = Command::new("node");
+        command.arg(&script).arg(mode).env("NODE_PATH", node_dir().join("node_modules"));
+        let server = PeerServer::start(command);
+        client_against(&server, deflate, true);
+    }
+}

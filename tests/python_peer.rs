@@ -143,3 +143,17 @@ fn python_sees_1001_on_shutdown() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(status.success() && rest.iter().any(|l| l == "shutdown ok"), "{rest:?} {status}");
 }
+
+#[test]
+#[ignore = "installs Python websockets with pip into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn the_client_against_a_python_websockets_server_with_and_without_compression() {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_server.py");
+    for (mode, deflate) in [("plain", false), ("deflate", true)] {
+        if deflate && cfg!(not(feature = "deflate")) {
+            continue;
+        }
+        let mut command = Command::new(python());
+        command.arg(&script).arg(mode);
+        client_against(&PeerServer::start(command), deflate, false);
+    }
+}

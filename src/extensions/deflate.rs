@@ -228,23 +228,27 @@ impl Extension for Deflate {
 }
 
 /// The client's side: offers `client_max_window_bits` (so a server may limit the client's
-/// window) and the context takeover options set on this `Deflate`; honours what the server
-/// answers (RFC 7692 §7.1).
+/// window) and the context takeover options set on this `Deflate`, plus, unless
+/// `client_no_context_takeover` is set, a second offer with `client_no_context_takeover`
+/// for a server that prefers it; honours what the server answers (RFC 7692 §7.1).
 impl ClientExtension for Deflate {
     fn name(&self) -> &str {
         "permessage-deflate"
     }
 
-    fn offer(&self) -> Vec<(String, Option<String>)> {
-        let mut params = Vec::new();
+    fn offer(&self) -> String {
+        let mut offer = "permessage-deflate".to_owned();
         if self.server_no_context_takeover {
-            params.push(("server_no_context_takeover".to_owned(), None));
+            offer.push_str("; server_no_context_takeover");
         }
         if self.client_no_context_takeover {
-            params.push(("client_no_context_takeover".to_owned(), None));
+            return offer + "; client_no_context_takeover; client_max_window_bits";
         }
-        params.push(("client_max_window_bits".to_owned(), None));
-        params
+        // Context takeover preferred; a second offer tells a server that would rather have the
+        // client compress each message on its own that it may ask for it.
+        format!(
+            "{offer}; client_max_window_bits, {offer}; client_no_context_takeover; client_max_window_bits"
+        )
     }
 
     fn accept_response(&self, response: &ExtensionOffer) -> Result<Accepted, String> {
@@ -483,9 +487,12 @@ mod tests {
     #[test]
     fn the_client_offers_and_checks_answers() {
         let d = Deflate::default().min_size(0).client_no_context_takeover(true);
-        let mut header = String::new();
-        crate::extensions::extension::format_extension(&mut header, "permessage-deflate", &d.offer());
-        assert_eq!(header, "permessage-deflate; client_no_context_takeover; client_max_window_bits");
+        assert_eq!(d.offer(), "permessage-deflate; client_no_context_takeover; client_max_window_bits");
+        assert_eq!(
+            ClientExtension::offer(&Deflate::default().server_no_context_takeover(true)),
+            "permessage-deflate; server_no_context_takeover; client_max_window_bits, \
+             permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits"
+        );
         let answer = |h: &str| ClientExtension::accept_response(&d, &offer(h));
         for good in [
             "permessage-deflate",

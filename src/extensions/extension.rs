@@ -181,8 +181,10 @@ pub trait ClientExtension: Send + Sync {
     /// The extension token, e.g. `permessage-deflate` (compared case-insensitively).
     fn name(&self) -> &str;
 
-    /// The parameters of the offer, in order (the name is added in front).
-    fn offer(&self) -> Vec<(String, Option<String>)>;
+    /// The offer as it goes in `Sec-WebSocket-Extensions`, name first, for example
+    /// `permessage-deflate; client_max_window_bits`; several offers of the extension, in
+    /// order of preference, are separated by commas.
+    fn offer(&self) -> String;
 
     /// The server accepted the extension with `response`'s parameters. Return the codecs
     /// (the [`Accepted::params`] are not used on a client), or why the parameters are not

@@ -67,11 +67,7 @@ pub(crate) fn negotiate(available: &[Arc<dyn Extension>], request: &Request) -> 
 
 /// A client's `Sec-WebSocket-Extensions` offer: each extension with its parameters, in order.
 pub(crate) fn client_offer(offered: &[Arc<dyn ClientExtension>]) -> String {
-    let mut header = String::new();
-    for e in offered {
-        format_extension(&mut header, e.name(), &e.offer());
-    }
-    header
+    offered.iter().map(|e| e.offer()).filter(|o| !o.trim().is_empty()).collect::<Vec<_>>().join(", ")
 }
 
 /// The extensions a server's answer settled for a client: each must be one the client

@@ -97,3 +97,136 @@ pub fn close_event(events: &Receiver<Event>) -> CloseReason {
     }
     panic!("no close event");
 }
+
+/// A peer's WebSocket server in a child process (`tests/peers/*_server.*`): its port, and the
+/// lines it prints after "listening PORT". Killed when dropped.
+pub struct PeerServer {
+    child: std::process::Child,
+    pub port: u16,
+    pub lines: Receiver<String>,
+}
+
+impl PeerServer {
+    /// Starts `command` (stdout piped) and waits for its "listening PORT" line.
+    pub fn start(mut command: std::process::Command) -> PeerServer {
+        use std::io::BufRead;
+        let mut child = command.stdout(std::process::Stdio::piped()).spawn().expect("start the peer server");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = crossbeam_channel::unbounded();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let first = lines.recv_timeout(Duration::from_secs(30)).expect("the peer server prints its port");
+        let port = first.strip_prefix("listening ").and_then(|p| p.trim().parse().ok()).expect(&first);
+        PeerServer { child, port, lines }
+    }
+
+    /// The URL of `path` on it.
+    pub fn url(&self, path: &str) -> String {
+        format!("ws://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Waits (within the read timeout) for a line starting with `prefix`; returns it.
+    pub fn expect_line(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + READ_TIMEOUT;
+        while let Ok(line) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if line.starts_with(prefix) {
+                return line;
+            }
+        }
+        panic!("the peer server never printed {prefix:?}");
+    }
+}
+
+impl Drop for PeerServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client handler that reports messages and the close reason on a channel.
+pub struct Collect(pub Sender<Result<Message, CloseReason>>);
+
+impl Handler for Collect {
+    fn on_message(&mut self, _: &Session, message: Message) {
+        let _ = self.0.send(Ok(message));
+    }
+    fn on_close(&mut self, _: &Session, reason: &CloseReason) {
+        let _ = self.0.send(Err(reason.clone()));
+    }
+}
+
+/// Connects the syncws client (with permessage-deflate offered if `deflate`) to `url`.
+pub fn peer_client(
+    url: &str,
+    deflate: bool,
+) -> (syncws::ClientHandle, Receiver<Result<Message, CloseReason>>) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let config = syncws::ClientConfig::default()
+        .max_message_size(20 << 20)
+        .max_frame_size(20 << 20)
+        .ping_period(Some(Duration::from_millis(100)))
+        .timeout(Duration::from_millis(800));
+    let client = syncws::Client::new(config);
+    #[cfg(feature = "deflate")]
+    let client = if deflate { client.extension(syncws::Deflate::default().min_size(0)) } else { client };
+    #[cfg(not(feature = "deflate"))]
+    assert!(!deflate, "permessage-deflate needs the deflate feature");
+    (client.connect(url, Collect(tx)).unwrap_or_else(|e| panic!("connect {url}: {e}")), rx)
+}
+
+fn received(rx: &Receiver<Result<Message, CloseReason>>) -> Result<Message, CloseReason> {
+    rx.recv_timeout(READ_TIMEOUT).expect("nothing from the peer server in time")
+}
+
+/// The syncws client against a peer's server (`PeerServer` on `tests/peers/*_server.*`): text,
+/// binary, 16 MiB, 200 messages in order, fragments, pings both ways over an idle second,
+/// permessage-deflate negotiated when `deflate`, and close codes both ways. `reports_pongs`: the
+/// server prints "pong" when the client answers its ping.
+pub fn client_against(server: &PeerServer, deflate: bool, reports_pongs: bool) {
+    let (client, rx) = peer_client(&server.url("/echo"), deflate);
+    let session = client.wait_open(READ_TIMEOUT).expect("open");
+    assert_eq!(session.extensions().starts_with("permessage-deflate"), deflate, "{:?}", session.extensions());
+    let big: Vec<u8> = (0..16 << 20).map(|i: usize| (i * 7 % 251) as u8).collect();
+    let mut sent =
+        vec![Message::Text("héllo".to_owned()), Message::Binary(vec![0, 1, 2, 255]), Message::Binary(big)];
+    sent.extend((0..200).map(|i| Message::Text(format!("message {i} {}", "x".repeat(i)))));
+    for m in &sent {
+        session.send(m.clone()).unwrap();
+    }
+    for (i, m) in sent.iter().enumerate() {
+        assert!(received(&rx).as_ref() == Ok(m), "message {i} came back changed");
+    }
+    // An idle second: the server pings every 0.2 s, the client every 0.1 s, with short
+    // timeouts on both sides; the connection stays up.
+    std::thread::sleep(Duration::from_secs(1));
+    session.send_text("still here").unwrap();
+    assert_eq!(received(&rx), Ok(Message::Text("still here".to_owned())));
+    if reports_pongs {
+        server.expect_line("pong");
+    }
+    client.close(syncws::CloseCode(4000), "rust bye");
+    let reason = client.wait().expect("a clean end");
+    assert_eq!((reason.code, reason.was_clean), (syncws::CloseCode(4000), true), "{reason:?}");
+    assert_eq!(server.expect_line("closed"), "closed 4000 rust bye");
+
+    let (client, rx) = peer_client(&server.url("/fragments"), deflate);
+    assert_eq!(received(&rx), Ok(Message::Text("Hello, board".to_owned())));
+    assert_eq!(received(&rx), Ok(Message::Binary(vec![0, 1, 2])));
+    client.close(syncws::CloseCode::NORMAL, "");
+    assert!(client.wait().unwrap().was_clean);
+    server.expect_line("closed 1000");
+
+    let (client, rx) = peer_client(&server.url("/close/4001"), deflate);
+    let Err(reason) = received(&rx) else { panic!("expected the server's close") };
+    assert_eq!(
+        (reason.code, reason.by_peer, reason.was_clean),
+        (syncws::CloseCode(4001), true, true),
+        "{reason:?}"
+    );
+    assert!(reason.reason.ends_with(" bye"), "{reason:?}");
+    assert_eq!(client.wait().unwrap().code, syncws::CloseCode(4001));
+}

@@ -3,12 +3,16 @@
 //! Echoes every text and binary message on `--path` (or on every path with `--any-path`) and
 //! exits cleanly on SIGINT/SIGTERM, closing every session with 1001.
 
+#[path = "../common/args.rs"]
+mod args;
+#[path = "../common/logger.rs"]
 mod logger;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use argh::FromArgs;
+use args::{parse_duration, parse_size};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use syncws::{Config, Deflate, Handler, Message, Route, Server, Session};
@@ -161,51 +165,6 @@ fn parse_args() -> Result<Args, ExitCode> {
     })
 }
 
-/// Parses `30s`, `500ms`, `2m`, `1.5s` or a bare number of seconds. In integers: parsing an
-/// `f64` would bring 13 KiB of tables into the board binaries.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let bad = || format!("bad duration {s:?}: use e.g. 30s or 500ms");
-    let out_of_range = || format!("duration {s:?} is out of range: at most a year");
-    let (num, unit) = s.find(|c: char| !c.is_ascii_digit() && c != '.').map_or((s, "s"), |i| s.split_at(i));
-    let unit_nanos: u128 = match unit {
-        "ms" => 1_000_000,
-        "s" => 1_000_000_000,
-        "m" => 60_000_000_000,
-        _ => return Err(format!("bad duration unit in {s:?}: use ms, s or m")),
-    };
-    let (whole, fraction) = num.split_once('.').unwrap_or((num, ""));
-    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
-        return Err(bad());
-    }
-    // Only digits are left: a parse error is an overflow.
-    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| out_of_range())? };
-    let mut nanos = whole.checked_mul(unit_nanos).ok_or_else(out_of_range)?;
-    let mut scale = unit_nanos;
-    for digit in fraction.bytes() {
-        scale /= 10;
-        nanos += u128::from(digit - b'0') * scale;
-    }
-    // A year is more than any timeout needs.
-    if nanos > 365 * 86_400 * 1_000_000_000 {
-        return Err(out_of_range());
-    }
-    Ok(Duration::from_nanos(nanos as u64))
-}
-
-/// Parses a size: bytes, or with a binary suffix `K`, `M` or `G` (`64K` is 65536).
-fn parse_size(s: &str) -> Result<usize, String> {
-    let s = s.trim();
-    let (num, shift) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('K') => (&s[..s.len() - 1], 10),
-        Some('M') => (&s[..s.len() - 1], 20),
-        Some('G') => (&s[..s.len() - 1], 30),
-        _ => (s, 0),
-    };
-    let n: usize = num.parse().map_err(|_| format!("bad size {s:?}: use bytes, or e.g. 64K or 1M"))?;
-    n.checked_mul(1 << shift).ok_or_else(|| format!("size {s:?} is too large"))
-}
-
 /// Parses a deflate level, 0 to 9.
 fn parse_level(s: &str) -> Result<u32, String> {
     match s.trim().parse() {
@@ -300,7 +259,7 @@ fn deflate(args: &Args) -> Deflate {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    logger::init(args.log_level)?;
+    logger::init(args.log_level, false)?;
     let echo = || Route::handler(|| Echo).protocols(args.protocol.clone());
     let mut server = Server::new(config(&args)).route_with(&args.path, echo());
     if !args.no_page {
@@ -344,39 +303,5 @@ fn main() -> ExitCode {
             eprintln!("syncws-echo: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn durations_parse_in_integers() {
-        for (text, want) in [
-            ("30s", Duration::from_secs(30)),
-            ("500ms", Duration::from_millis(500)),
-            ("2m", Duration::from_secs(120)),
-            ("7", Duration::from_secs(7)),
-            ("1.5s", Duration::from_millis(1500)),
-            (".25s", Duration::from_millis(250)),
-            ("0.5ms", Duration::from_micros(500)),
-            ("1.000000000001s", Duration::from_secs(1)),
-            ("365d", Duration::ZERO),
-        ] {
-            if text.ends_with('d') {
-                assert!(parse_duration(text).unwrap_err().contains("unit"), "{text}");
-            } else {
-                assert_eq!(parse_duration(text), Ok(want), "{text}");
-            }
-        }
-        for bad in ["", "s", "-5s", "1.2.3s", "."] {
-            assert!(parse_duration(bad).unwrap_err().contains("bad duration"), "{bad:?}");
-        }
-        for huge in ["99999999999999999999", "999999999999999999999999999999999999999999s", "366000000s"] {
-            assert!(parse_duration(huge).unwrap_err().contains("out of range"), "{huge}");
-        }
-        assert_eq!(parse_duration("31536000s"), Ok(Duration::from_secs(31_536_000)), "a year is allowed");
     }
 }

@@ -1,4 +1,5 @@
-//! The echo server's log: one line per record on standard output, led by a UTC timestamp.
+//! The binaries' log: one line per record, led by a UTC timestamp, on standard output (the
+//! echo server) or standard error (the client, whose standard output carries messages).
 //!
 //! (simple_logger prints timestamps only with the `time` crate, whose versions that it accepts
 //! need a newer Rust than syncws's 1.85; this is the little that the binary needs.)
@@ -11,6 +12,7 @@ use log::{LevelFilter, Log, Metadata, Record};
 /// Logs records up to a level.
 struct Logger {
     level: LevelFilter,
+    stderr: bool,
 }
 
 impl Log for Logger {
@@ -31,7 +33,11 @@ impl Log for Logger {
             record.target(),
             record.args()
         );
-        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        if self.stderr {
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        } else {
+            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        }
     }
 
     fn flush(&self) {
@@ -39,10 +45,11 @@ impl Log for Logger {
     }
 }
 
-/// Installs the logger for `level`.
-pub fn init(level: LevelFilter) -> Result<(), String> {
+/// Installs the logger for `level`, writing to standard error if `stderr`, else standard
+/// output.
+pub fn init(level: LevelFilter, stderr: bool) -> Result<(), String> {
     // Lives as long as the process: the log crate keeps a `'static` reference.
-    log::set_logger(Box::leak(Box::new(Logger { level }))).map_err(|e| e.to_string())?;
+    log::set_logger(Box::leak(Box::new(Logger { level, stderr }))).map_err(|e| e.to_string())?;
     log::set_max_level(level);
     Ok(())
 }

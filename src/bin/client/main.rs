@@ -1,0 +1,230 @@
+//! `syncws-client`: a WebSocket client for boards and scripts, built on syncws.
+//!
+//! Sends each line of standard input as a message and prints each message received on a line
+//! of its own; at the end of the input it closes with 1000 after what was queued and prints
+//! until the closing handshake is done. `--listen` and `--echo` read no input. Logs go to
+//! standard error.
+//!
+//! Exit status: 0 when the connection closed with 1000 and a clean closing handshake; 1 for a
+//! bad command line; 2 when it could not connect (or gave up reconnecting); 3 when it closed
+//! with another code, not cleanly, or failed.
+
+#[path = "../common/args.rs"]
+mod args;
+#[path = "../common/logger.rs"]
+mod logger;
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use argh::FromArgs;
+use args::{parse_duration, parse_size};
+use syncws::{
+    Client, ClientConfig, CloseCode, CloseReason, Deflate, Error, Handler, Message, Reconnect, Session,
+};
+
+/// A WebSocket client (syncws): sends stdin's lines, prints what arrives.
+#[derive(FromArgs, Debug)]
+struct Args {
+    /// the server's URL, ws://host[:port][/path][?query]
+    #[argh(positional)]
+    url: String,
+    /// extra request header "Name: value" (repeatable)
+    #[argh(option, short = 'H')]
+    header: Vec<String>,
+    /// subprotocol to offer (repeatable, in order of preference)
+    #[argh(option)]
+    protocol: Vec<String>,
+    /// the Origin header to send
+    #[argh(option)]
+    origin: Option<String>,
+    /// time between pings: 30s, 500ms, 2m or bare seconds; 0 disables pings (default 30s)
+    #[argh(option, from_str_fn(parse_duration))]
+    ping_period: Option<Duration>,
+    /// reconnect with backoff when the connection ends or an attempt fails; lines read
+    /// meanwhile wait for the next connection
+    #[argh(switch)]
+    reconnect: bool,
+    /// with --reconnect: give up after this many failed attempts in a row (default: never)
+    #[argh(option)]
+    max_attempts: Option<u32>,
+    /// send stdin's lines as binary messages (without the newline)
+    #[argh(switch, short = 'b')]
+    binary: bool,
+    /// read no input: print what arrives until the server closes
+    #[argh(switch)]
+    listen: bool,
+    /// read no input: send every message received back, until the server closes
+    #[argh(switch)]
+    echo: bool,
+    /// do not offer permessage-deflate
+    #[argh(switch)]
+    no_deflate: bool,
+    /// largest message (and frame) accepted: bytes, or 64K, 16M (default 1M)
+    #[argh(option, from_str_fn(parse_size))]
+    max_message_size: Option<usize>,
+    /// time to open the TCP connection (default 10s)
+    #[argh(option, from_str_fn(parse_duration))]
+    connect_timeout: Option<Duration>,
+    /// time the server has to complete the closing handshake (default 5s)
+    #[argh(option, from_str_fn(parse_duration))]
+    close_timeout: Option<Duration>,
+    /// log connections and errors (debug level) on standard error
+    #[argh(switch, short = 'v')]
+    verbose: bool,
+}
+
+/// Prints every message (or sends it back, with `--echo`).
+struct Printer {
+    echo: bool,
+}
+
+impl Handler for Printer {
+    fn on_open(&mut self, session: &Session) {
+        log::info!("connected to {} (attempt {})", session.remote_addr(), session.attempt());
+    }
+
+    fn on_message(&mut self, session: &Session, message: Message) {
+        if self.echo {
+            let _ = session.send(message);
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let _ =
+            out.write_all(message.as_bytes()).and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush());
+    }
+
+    fn on_error(&mut self, _: &Session, error: &Error) {
+        log::warn!("connection failed: {error}");
+    }
+
+    fn on_close(&mut self, _: &Session, reason: &CloseReason) {
+        log::info!("closed: {reason}");
+    }
+}
+
+fn config(args: &Args) -> Result<ClientConfig, String> {
+    let mut c = ClientConfig::default().protocols(args.protocol.clone());
+    for h in &args.header {
+        let (name, value) =
+            h.split_once(':').ok_or_else(|| format!("bad header {h:?}: use \"Name: value\""))?;
+        c = c.header(name.trim(), value.trim());
+    }
+    if let Some(origin) = &args.origin {
+        c = c.origin(origin.clone());
+    }
+    if let Some(period) = args.ping_period {
+        c = c.ping_period((!period.is_zero()).then_some(period));
+    }
+    if let Some(size) = args.max_message_size {
+        c = c.max_message_size(size).max_frame_size(size);
+    }
+    if let Some(t) = args.connect_timeout {
+        c = c.connect_timeout(t);
+    }
+    if let Some(t) = args.close_timeout {
+        c = c.close_timeout(t);
+    }
+    if args.reconnect {
+        c = c.reconnect(Some(Reconnect::default().max_attempts(args.max_attempts)));
+    } else if args.max_attempts.is_some() {
+        return Err("--max-attempts needs --reconnect".to_owned());
+    }
+    Ok(c)
+}
+
+/// Sends stdin's lines until its end (or the client's), then closes with 1000.
+fn send_lines(client: &syncws::ClientHandle, binary: bool) {
+    // A thread reads stdin, so that a connection that ends is noticed while stdin is quiet.
+    let (tx, lines) = crossbeam_channel::bounded::<Vec<u8>>(1);
+    let _reader = std::thread::Builder::new().name("stdin".to_owned()).spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut line = Vec::new();
+        while matches!(stdin.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+            if line.ends_with(b"\n") {
+                line.pop();
+                if line.ends_with(b"\r") {
+                    line.pop();
+                }
+            }
+            if tx.send(std::mem::take(&mut line)).is_err() {
+                return;
+            }
+        }
+    });
+    loop {
+        let line = match lines.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => line,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) if client.is_finished() => return,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        };
+        let mut message = if binary {
+            Message::Binary(line)
+        } else {
+            Message::Text(String::from_utf8_lossy(&line).into_owned())
+        };
+        // While disconnected (with --reconnect) a line waits for the next connection.
+        loop {
+            match client.send(message) {
+                Ok(()) => break,
+                Err(refused) if !client.is_finished() => {
+                    message = refused.into_inner();
+                    client.wait_open(Duration::from_millis(500));
+                }
+                Err(_) => return,
+            }
+        }
+    }
+    client.close(CloseCode::NORMAL, "");
+}
+
+fn main() -> ExitCode {
+    let args: Args = argh::from_env();
+    let level = if args.verbose { log::LevelFilter::Debug } else { log::LevelFilter::Warn };
+    if let Err(e) = logger::init(level, true) {
+        eprintln!("syncws-client: {e}");
+        return ExitCode::from(1);
+    }
+    let config = match config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("syncws-client: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut client = Client::new(config);
+    if !args.no_deflate {
+        client = client.extension(Deflate::default());
+    }
+    let handle = match client.connect(&args.url, Printer { echo: args.echo }) {
+        Ok(h) => h,
+        Err(e @ Error::InvalidConfig { .. }) | Err(e @ Error::InvalidUrl { .. }) => {
+            eprintln!("syncws-client: {e}");
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            eprintln!("syncws-client: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !args.listen && !args.echo {
+        send_lines(&handle, args.binary);
+    }
+    match handle.wait() {
+        Ok(reason) if reason.code == CloseCode::NORMAL && reason.was_clean => ExitCode::SUCCESS,
+        Ok(reason) => {
+            eprintln!("syncws-client: closed: {reason}");
+            ExitCode::from(3)
+        }
+        Err(e @ (Error::Connect { .. } | Error::Handshake(_))) => {
+            eprintln!("syncws-client: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("syncws-client: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
