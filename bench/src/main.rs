@@ -8,10 +8,15 @@
 //! - `raw-tcp`: a thread-per-connection TCP echo of length-prefixed messages (the floor);
 //! - `naive-tungstenite`: a thread per connection running `tungstenite::accept`, read, send.
 //!
+//! `syncws-bench run` also measures the syncws client against a raw TCP client (`client32`,
+//! `clientidle`): the client runs as a child process too (`syncws-bench client ...`), whose CPU
+//! and memory are read the same way.
+//!
 //! `syncws-bench floor` measures bare threads blocked on a channel: the memory and mappings
 //! the thread-per-connection shape costs before any syncws code runs.
 
 mod client;
+mod clients;
 mod floor;
 mod scenarios;
 mod servers;
@@ -33,6 +38,7 @@ enum Command {
     Serve(servers::ServeArgs),
     Run(scenarios::RunArgs),
     Floor(floor::FloorArgs),
+    Client(clients::ClientArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +47,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => servers::serve(a),
         Command::Run(a) => scenarios::run(a),
         Command::Floor(a) => floor::floor(a),
+        Command::Client(a) => clients::client(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

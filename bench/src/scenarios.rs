@@ -17,7 +17,7 @@ use crate::servers::Result;
 #[argh(subcommand, name = "run")]
 pub struct RunArgs {
     /// scenarios to run (repeatable): pingpong32, pipelined64k, latency, text1k, deflate1k,
-    /// broadcast1k, idle1000, idle10000; default all but idle10000
+    /// broadcast1k, idle1000, idle10000, client32, clientidle1000; default all but idle10000
     #[argh(option)]
     scenario: Vec<String>,
     /// also write the results as JSON to this file
@@ -58,7 +58,17 @@ impl Row {
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let all = ["pingpong32", "pipelined64k", "latency", "text1k", "deflate1k", "broadcast1k", "idle1000"];
+    let all = [
+        "pingpong32",
+        "pipelined64k",
+        "latency",
+        "text1k",
+        "deflate1k",
+        "broadcast1k",
+        "idle1000",
+        "client32",
+        "clientidle1000",
+    ];
     let wanted: Vec<String> = if args.scenario.is_empty() {
         all.iter().map(|s| s.to_string()).collect()
     } else {
@@ -94,6 +104,10 @@ pub fn run(args: RunArgs) -> Result<()> {
                 }
             }
             "idle10000" => rows.push(idle("syncws", 10_000, args.idle_seconds / scale as u64)?),
+            "client32" => rows.extend(client_pingpong(rounds, 16, 32, 20_000 / scale)?),
+            "clientidle1000" => {
+                rows.push(client_idle(1000 / scale, (args.idle_seconds / scale as u64).max(5))?)
+            }
             other => return Err(format!("unknown scenario {other}").into()),
         }
     }
@@ -193,7 +207,7 @@ impl ServerProc {
 }
 
 /// utime + stime, in seconds, of a `/proc/.../stat` file.
-fn stat_cpu_seconds(path: &str) -> f64 {
+pub(crate) fn stat_cpu_seconds(path: &str) -> f64 {
     let stat = std::fs::read_to_string(path).unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let f: Vec<u64> = after.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
@@ -226,7 +240,7 @@ fn clock_ticks() -> f64 {
 }
 
 /// A payload unique to (connection, sequence number), so that every echo is checked.
-fn payload(conn: usize, seq: usize, size: usize, text: bool) -> Vec<u8> {
+pub(crate) fn payload(conn: usize, seq: usize, size: usize, text: bool) -> Vec<u8> {
     let mut p: Vec<u8> =
         (0..size).map(|i| if text { b'a' + ((i + seq) % 26) as u8 } else { (i * 7 + seq) as u8 }).collect();
     let tag = format!("{conn}:{seq};");
@@ -585,6 +599,95 @@ fn idle(server: &str, n: usize, secs: u64) -> Result<Row> {
     })
 }
 
+/// Runs `syncws-bench client ARGS` against `srv` and returns its line's fields.
+fn run_client(srv: &ServerProc, args: &[String]) -> Result<std::collections::HashMap<String, f64>> {
+    let out = Command::new(std::env::current_exe()?)
+        .arg("client")
+        .args(["--addr", &srv.addr.to_string()])
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(format!("the client process failed: {text}").into());
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    Ok(words.chunks(2).filter_map(|kv| Some((kv[0].to_owned(), kv.get(1)?.parse().ok()?))).collect())
+}
+
+/// The client's CPU per echoed message: the syncws client (its handler sends the next message
+/// on each echo) against a raw TCP client, each with its own kind of server, rounds alternating.
+fn client_pingpong(rounds: usize, conns: usize, size: usize, per_conn: usize) -> Result<Vec<Row>> {
+    compare_clients(rounds, |kind| {
+        let srv = ServerProc::start(kind, 0)?;
+        let args = [
+            ("--kind", kind.to_owned()),
+            ("--conns", conns.to_string()),
+            ("--per-conn", per_conn.to_string()),
+            ("--size", size.to_string()),
+        ];
+        let got =
+            run_client(&srv, &args.iter().flat_map(|(k, v)| [k.to_string(), v.clone()]).collect::<Vec<_>>())?;
+        Ok(Row {
+            scenario: "client32".into(),
+            server: kind.into(),
+            messages: got["messages"] as u64,
+            seconds: got["seconds"],
+            cpu_seconds: got["cpu"],
+            notes: vec![
+                ("CPU is the client process's".into(), String::new()),
+                ("conns".into(), conns.to_string()),
+                ("size".into(), size.to_string()),
+            ],
+        })
+    })
+}
+
+/// `compare` for the client scenarios: raw-tcp and syncws clients alternating.
+fn compare_clients(rounds: usize, mut scenario: impl FnMut(&str) -> Result<Row>) -> Result<Vec<Row>> {
+    let kinds = ["raw-tcp", "syncws"];
+    let mut runs: Vec<Vec<Row>> = vec![Vec::new(); kinds.len()];
+    for _ in 0..rounds.max(1) {
+        for (i, kind) in kinds.iter().enumerate() {
+            runs[i].push(scenario(kind)?);
+        }
+    }
+    Ok(runs
+        .into_iter()
+        .map(|mut rows| {
+            rows.sort_by(|a, b| a.cpu_us_per_msg().total_cmp(&b.cpu_us_per_msg()));
+            let all: Vec<String> = rows.iter().map(|r| format!("{:.2}", r.cpu_us_per_msg())).collect();
+            let mut median = rows.swap_remove(rows.len() / 2);
+            median.notes.push(("rounds".into(), all.join("/")));
+            median
+        })
+        .collect())
+}
+
+/// `n` idle syncws clients (pings every 5 s) in one process, held `secs`: its RSS and threads
+/// per client.
+fn client_idle(n: usize, secs: u64) -> Result<Row> {
+    let srv = ServerProc::start("syncws", 5)?;
+    let args: Vec<String> = ["--kind", "syncws", "--conns", &n.to_string(), "--idle-secs", &secs.to_string()]
+        .map(String::from)
+        .to_vec();
+    let got = run_client(&srv, &args)?;
+    let per = |after: &str, before: &str| (got[after] - got[before]) / n as f64;
+    Ok(Row {
+        scenario: format!("clientidle{n}"),
+        server: "syncws".into(),
+        messages: 0,
+        seconds: secs as f64,
+        cpu_seconds: got["cpu"],
+        notes: vec![
+            ("client process".into(), String::new()),
+            ("RSS/client KiB".into(), format!("{:.1}", per("rss_after", "rss_before"))),
+            ("threads/client".into(), format!("{:.2}", per("threads_after", "threads_before"))),
+            ("open at end".into(), format!("{}/{n}", got["open"])),
+        ],
+    })
+}
+
 fn baseline<'a>(rows: &'a [Row], scenario: &str, server: &str) -> Option<&'a Row> {
     rows.iter().find(|r| r.scenario == scenario && r.server == server)
 }
@@ -604,7 +707,8 @@ fn print_table(rows: &[Row]) {
                 .map(|b| format!("{:.2}x", r.cpu_us_per_msg() / b.cpu_us_per_msg()))
                 .unwrap_or_else(|| "-".into())
         };
-        let notes: Vec<String> = r.notes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let notes: Vec<String> =
+            r.notes.iter().map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k} {v}") }).collect();
         let cpu = if r.messages == 0 { "-".to_owned() } else { format!("{:.2}", r.cpu_us_per_msg()) };
         println!(
             "| {} | {} | {} | {:.0} | {} | {} | {} | {} |",

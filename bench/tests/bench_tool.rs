@@ -50,3 +50,21 @@ fn the_floor_of_bare_threads_is_reported() {
         assert!(maps >= 1.0, "{line}");
     }
 }
+
+#[test]
+fn the_client_scenarios_measure_the_client_process() {
+    let out = bench()
+        .args(["run", "--quick", "--rounds", "1", "--scenario", "client32", "--scenario", "clientidle1000"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "bench failed: {}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    for server in ["raw-tcp", "syncws"] {
+        let row = format!("| client32 | {server} | 32000 |");
+        assert!(stdout.contains(&row), "{row} missing from:\n{stdout}");
+    }
+    let idle =
+        stdout.lines().find(|l| l.starts_with("| clientidle100 |")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(idle.contains("open at end 100/100"), "{idle}");
+    assert!(idle.contains("threads/client 2.0"), "{idle}");
+}
