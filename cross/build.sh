@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Static syncws-echo binaries for boards: musl, std built from source with Debian's Rust 1.85,
-# linked by zig (cargo-zigbuild). Runs cross/setup.sh first, which installs what is missing
+# Static syncws-echo (and, in the release flavour, syncws-client) binaries for boards: musl, std
+# built from source with Debian's Rust 1.85, linked by zig (cargo-zigbuild). Runs cross/setup.sh first, which installs what is missing
 # (Debian packages, the toolchain under target/cross/, zig in a venv; pinned, idempotent).
 #
 #   cross/build.sh TARGETS [release]  unwinding kept: a panicking handler closes only its own
@@ -10,7 +10,7 @@
 #                                     peer on the host), sharing the release flavour's std
 #   cross/build.sh TARGET cargo ARGS  any cargo command with this target's settings
 #
-# A binary lands at target/cross/TARGET/FLAVOUR/syncws-echo (TARGET as a triple), stripped,
+# A binary lands at target/cross/TARGET/FLAVOUR/BINARY (TARGET as a triple), stripped,
 # after a check that it is statically linked (no program interpreter, no NEEDED entries) and
 # within its size budget. TARGETS is a triple or a short name, a comma-separated list of them,
 # or `all`; several targets build in one cargo run, which keeps both cores busy.
@@ -96,10 +96,12 @@ check_static() {
 flavour=${1:-release}
 case $flavour in
   release)
+    bins=(syncws-echo syncws-client)
     cargo-zigbuild build --locked --release "${std[@]}" "${std_release[@]}" --features cli --bin syncws-echo \
-      "${target_args[@]}"
+      --bin syncws-client "${target_args[@]}"
     ;;
   min-size)
+    bins=(syncws-echo)
     cargo-zigbuild build --locked --profile min-size "${std[@]}" "${std_min[@]}" --features cli --bin syncws-echo \
       "${target_args[@]}"
     ;;
@@ -125,16 +127,18 @@ esac
 for t in "${targets[@]}"; do
   out=target/cross/$t/$flavour
   mkdir -p "$out"
-  # The profiles strip at link time (strip = true). MIPS objects also carry .pdr, procedure
-  # descriptors for debuggers that the linker's strip keeps (90 KiB): removed, as OpenWrt's
-  # strip does.
-  objcopy --remove-section=.pdr "$CARGO_TARGET_DIR/$t/$flavour/syncws-echo" "$out/syncws-echo"
-  check_static "$out/syncws-echo"
-  size=$(stat -c %s "$out/syncws-echo")
-  budget=$(budget "$t" "$flavour")
-  if [ "$size" -gt $((budget * 1024)) ]; then
-    echo "cross: $out/syncws-echo is $size bytes, over its budget of $budget KiB" >&2
-    exit 1
-  fi
-  echo "cross: $out/syncws-echo $size bytes (budget $budget KiB), static"
+  for bin in "${bins[@]}"; do
+    # The profiles strip at link time (strip = true). MIPS objects also carry .pdr, procedure
+    # descriptors for debuggers that the linker's strip keeps (90 KiB): removed, as OpenWrt's
+    # strip does.
+    objcopy --remove-section=.pdr "$CARGO_TARGET_DIR/$t/$flavour/$bin" "$out/$bin"
+    check_static "$out/$bin"
+    size=$(stat -c %s "$out/$bin")
+    budget=$(budget "$t" "$flavour")
+    if [ "$size" -gt $((budget * 1024)) ]; then
+      echo "cross: $out/$bin is $size bytes, over its budget of $budget KiB" >&2
+      exit 1
+    fi
+    echo "cross: $out/$bin $size bytes (budget $budget KiB), static"
+  done
 done

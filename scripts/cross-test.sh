@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Boards, tested: static syncws-echo for every target of cross/build.sh, in both flavours, the
-# library's tests under qemu-user, and each binary under qemu against Python `websockets` on the
-# host (tests/peers/python_client.py: text, binary, 1 MB, fragments, ping, close 4000,
-# permessage-deflate, 1007 and 1009, and SIGTERM -> 1001). Also checks the whole workspace with
+# library's tests (the client's included) under qemu-user, and each binary under qemu against
+# Python `websockets` on the host (tests/peers/python_client.py: text, binary, 1 MB, fragments,
+# ping, close 4000, permessage-deflate, 1007 and 1009, and SIGTERM -> 1001), and the release
+# syncws-client under qemu sending two lines through it. Also checks the whole workspace with
 # Debian's Rust 1.85 (rust-version). Prints a table of sizes and times, also written to
 # target/cross/summary.md.
 #   scripts/cross-test.sh [TARGETS]    TARGETS as for cross/build.sh (default: all)
@@ -40,16 +41,23 @@ t2=$(seconds)
 bash cross/build.sh "$list" min-size
 t3=$(seconds)
 
-# Runs the Python probe against one binary under qemu.
+# Runs the Python probe against one binary under qemu, and the board's syncws-client (if
+# given, under qemu too) against it.
 probe() {
-  local bin=$1 log out
-  shift
+  local bin=$1 client=$2 log out
+  shift 2
   log=$(mktemp)
   out=$(mktemp)
   start_echo "$log" "$@" "$bin" --listen 127.0.0.1:0 --log-level info
   "$python" tests/peers/python_client.py echo "$ECHO_URL"
   "$python" tests/peers/python_client.py deflate "$ECHO_URL"
   "$python" tests/peers/python_client.py close_codes "$ECHO_URL"
+  if [ -n "$client" ]; then
+    local echoed
+    echoed=$(printf 'one\ntwo\n' | timeout 60 "$@" "$client" "$ECHO_URL") || { echo "cross-test: $client failed" >&2; return 1; }
+    [ "$echoed" = $'one\ntwo' ] || { echo "cross-test: $client printed: $echoed" >&2; return 1; }
+    echo "client ok"
+  fi
   # SIGTERM while a client is connected: it must see 1001, and the server must exit cleanly.
   "$python" tests/peers/python_client.py shutdown "$ECHO_URL" >"$out" 2>&1 &
   local client=$!
@@ -78,12 +86,17 @@ for name in ${list//,/ }; do
   read -r -a qemu <<<"$runner"
   for flavour in release min-size; do
     bin=target/cross/$t/$flavour/syncws-echo
+    client=
+    [ "$flavour" = release ] && client=target/cross/$t/$flavour/syncws-client
     echo "cross-test: probing $bin ${qemu[*]:+under ${qemu[*]}}"
     start=$(seconds)
-    probe "$bin" "${qemu[@]}"
+    probe "$bin" "$client" "${qemu[@]}"
     panic=unwind
     [ "$flavour" = min-size ] && panic=abort
     echo "| $t | $flavour | $(stat -c %s "$bin") | musl, static | $panic | passed in $(($(seconds) - start)) s |" >>"$summary"
+    if [ -n "$client" ]; then
+      echo "| $t | $flavour, syncws-client | $(stat -c %s "$client") | musl, static | $panic | echoed through the board's server |" >>"$summary"
+    fi
   done
 done
 t4=$(seconds)

@@ -141,3 +141,44 @@ fn failures_have_their_own_statuses() {
         assert_eq!(out.status.code(), Some(1), "{bad:?}: {}", text(&out.stderr));
     }
 }
+
+#[test]
+fn readme_client_table_matches_the_help() {
+    let out = Command::new(env!("CARGO_BIN_EXE_syncws-client")).arg("--help").output().unwrap();
+    let help = text(&out.stdout);
+    assert!(out.status.success(), "{help}");
+    // `--flag` -> the default its (possibly wrapped) help entry gives.
+    let mut defaults = std::collections::HashMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in help.lines().skip_while(|l| !l.starts_with("Options:")).skip(1) {
+        let trimmed = line.trim_start();
+        if line.starts_with("  -") {
+            defaults.extend(current.take());
+            let flag = trimmed.split([',', ' ']).find(|w| w.starts_with("--")).unwrap_or("").to_owned();
+            current = Some((flag, trimmed.to_owned()));
+        } else if let Some((_, text)) = current.as_mut() {
+            text.push(' ');
+            text.push_str(trimmed);
+        }
+    }
+    defaults.extend(current);
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme.split("\n## A client that dials out\n").nth(1).expect("the client section");
+    let section = section.split("\n## ").next().unwrap();
+    let mut checked = 0;
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let Some(flag) = cells[2].split('`').nth(1).filter(|f| f.starts_with("--")) else { continue };
+        let entry = defaults.get(flag).unwrap_or_else(|| panic!("README names {flag}, the help does not"));
+        let written = cells[3].split_whitespace().next().unwrap_or("").trim_matches('`');
+        if let Some(said) = entry.split("(default ").nth(1).and_then(|d| d.split(&[')', ';'][..]).next()) {
+            let said = match said {
+                "1M" => "1048576",
+                other => other,
+            };
+            assert_eq!(written, said, "README's default for {flag}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 7, "only {checked} rows of the client table were found");
+}

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use argh::FromArgs;
-use args::{parse_duration, parse_size};
+use args::{parse_duration, parse_level, parse_size};
 use syncws::{
     Client, ClientConfig, CloseCode, CloseReason, Deflate, Error, Handler, Message, Reconnect, Session,
 };
@@ -61,6 +61,9 @@ struct Args {
     /// do not offer permessage-deflate
     #[argh(switch)]
     no_deflate: bool,
+    /// deflate compression level, 0 to 9 (default 6; 1 costs far less CPU)
+    #[argh(option, from_str_fn(parse_level))]
+    deflate_level: Option<u32>,
     /// largest message (and frame) accepted: bytes, or 64K, 16M (default 1M)
     #[argh(option, from_str_fn(parse_size))]
     max_message_size: Option<usize>,
@@ -196,7 +199,11 @@ fn main() -> ExitCode {
     };
     let mut client = Client::new(config);
     if !args.no_deflate {
-        client = client.extension(Deflate::default());
+        let deflate = Deflate::default();
+        client = client.extension(match args.deflate_level {
+            Some(level) => deflate.level(level),
+            None => deflate,
+        });
     }
     let handle = match client.connect(&args.url, Printer { echo: args.echo }) {
         Ok(h) => h,

@@ -1,4 +1,4 @@
-//! What the binaries' command lines share: durations and sizes.
+//! What the binaries' command lines share: durations, sizes and deflate levels.
 
 use std::time::Duration;
 
@@ -45,6 +45,14 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     };
     let n: usize = num.parse().map_err(|_| format!("bad size {s:?}: use bytes, or e.g. 64K or 1M"))?;
     n.checked_mul(1 << shift).ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// Parses a deflate level, 0 to 9.
+pub fn parse_level(s: &str) -> Result<u32, String> {
+    match s.trim().parse() {
+        Ok(level) if level <= 9 => Ok(level),
+        _ => Err(format!("bad deflate level {s:?}: use 0 (store) to 9 (smallest)")),
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use argh::FromArgs;
-use args::{parse_duration, parse_size};
+use args::{parse_duration, parse_level, parse_size};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use syncws::{Config, Deflate, Handler, Message, Route, Server, Session};
@@ -163,14 +163,6 @@ fn parse_args() -> Result<Args, ExitCode> {
             }
         }
     })
-}
-
-/// Parses a deflate level, 0 to 9.
-fn parse_level(s: &str) -> Result<u32, String> {
-    match s.trim().parse() {
-        Ok(level) if level <= 9 => Ok(level),
-        _ => Err(format!("bad deflate level {s:?}: use 0 (store) to 9 (smallest)")),
-    }
 }
 
 /// The test page (one self-contained HTML file) with the echo path filled in.
