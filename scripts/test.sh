@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of syncws: unit, integration (loopback; Python `websockets` in a venv and
-# Node `ws` in target/node, both installed by the tests; Chromium), doc tests, and the Autobahn
-# conformance suite (all 517 cases), then the static board binaries (six targets, two flavours)
-# with the library's tests and a Python probe of each binary under qemu (scripts/cross-test.sh).
+# Node `ws` in target/node, both installed by the tests, as clients and as servers; Chromium),
+# doc tests, the Autobahn conformance suite against the server and against the client (all 517
+# cases each), then the static board binaries (six targets, two flavours) with the library's
+# tests and a probe of each binary under qemu (scripts/cross-test.sh).
 # Installs what it needs itself (apt, PyPI, npm); run it as root.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +26,7 @@ SYNCWS_PEER_TESTS=1 cargo test --workspace --all-features -- --include-ignored
 # The library without its default features (no deflate) builds and passes its unit tests too.
 cargo test --no-default-features --lib
 scripts/autobahn.sh
+scripts/autobahn.sh --client
 # Boards: Debian's Rust 1.85 (which also checks rust-version), static binaries, tests and probes
 # under qemu.
 scripts/cross-test.sh

@@ -20,8 +20,8 @@ pub(crate) struct ClientShared {
 struct State {
     /// The open session, if connected.
     session: Option<Session>,
-    /// Set by `close`: the client ends and does not reconnect.
-    stopping: bool,
+    /// Set by `close`, with its code and reason: the client ends and does not reconnect.
+    stopping: Option<(CloseCode, String)>,
     /// The client's thread has ended.
     finished: bool,
     /// Dial attempts made so far.
@@ -33,10 +33,17 @@ impl ClientShared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A session opened (`Some`) or ended (`None`).
+    /// A session opened (`Some`) or ended (`None`). A session that opens after `close` was
+    /// called is closed at once with its code and reason.
     pub(crate) fn set_session(&self, session: Option<Session>) {
-        self.lock().session = session;
+        let mut state = self.lock();
+        let stopping = state.stopping.clone();
+        state.session = session.clone();
+        drop(state);
         self.changed.notify_all();
+        if let (Some(session), Some((code, reason))) = (session, stopping) {
+            session.close(code, &reason);
+        }
     }
 
     pub(crate) fn set_attempts(&self, attempts: u32) {
@@ -44,7 +51,7 @@ impl ClientShared {
     }
 
     pub(crate) fn stopping(&self) -> bool {
-        self.lock().stopping
+        self.lock().stopping.is_some()
     }
 
     pub(crate) fn finish(&self) {
@@ -59,7 +66,7 @@ impl ClientShared {
     pub(crate) fn sleep_unless_stopped(&self, delay: Duration) -> bool {
         let deadline = Instant::now() + delay;
         let mut state = self.lock();
-        while !state.stopping {
+        while state.stopping.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
@@ -156,7 +163,9 @@ impl ClientHandle {
     /// [`wait`](Self::wait) for the end.
     pub fn close(&self, code: CloseCode, reason: &str) {
         let mut state = self.shared.lock();
-        state.stopping = true;
+        if state.stopping.is_none() {
+            state.stopping = Some((code, reason.to_owned()));
+        }
         let session = state.session.clone();
         drop(state);
         self.shared.changed.notify_all();

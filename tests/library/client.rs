@@ -520,3 +520,22 @@ fn accept(key: &str) -> String {
     }
     out
 }
+
+#[test]
+fn closing_while_waiting_to_reconnect_ends_at_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    drop(listener);
+    // Long steps: the client is asleep between attempts when it is closed.
+    let policy =
+        Reconnect::default().initial_delay(Duration::from_secs(20)).max_delay(Duration::from_secs(40));
+    let client = Client::new(ClientConfig::default().reconnect(Some(policy))).connect(&url, tap().0).unwrap();
+    assert!(wait_until(READ_TIMEOUT, || client.attempts() >= 1));
+    thread::sleep(Duration::from_millis(100));
+    assert!(!client.is_connected());
+    let started = Instant::now();
+    client.close(CloseCode::NORMAL, "");
+    let end = client.wait();
+    assert!(matches!(end, Err(Error::Connect { .. })), "the last attempt's error: {end:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "close woke the wait");
+}
