@@ -43,6 +43,9 @@ pub struct ClientArgs {
     /// hold `conns` idle syncws clients for this many seconds instead of ping-pong
     #[argh(option, default = "0")]
     idle_secs: u64,
+    /// send every message through the write loop thread (no direct writes), for comparison
+    #[argh(switch)]
+    no_direct_writes: bool,
 }
 
 /// What this process measures on itself.
@@ -147,7 +150,8 @@ fn syncws_pingpong(args: &ClientArgs) -> Result<usize> {
             expected: Vec::new(),
             done: done.clone(),
         };
-        clients.push(Client::new(ClientConfig::default().ping_period(None)).connect(&url, handler)?);
+        let config = ClientConfig::default().ping_period(None).direct_writes(!args.no_direct_writes);
+        clients.push(Client::new(config).connect(&url, handler)?);
     }
     let mut messages = 0;
     for _ in 0..args.conns {
