@@ -122,11 +122,20 @@ pub fn run(args: RunArgs) -> Result<()> {
 /// Runs `scenario` against every server for `rounds` rounds (servers alternate, so a noisy
 /// spell on this shared machine hits all of them) and keeps each server's median round by CPU
 /// per message.
-fn compare(rounds: usize, mut scenario: impl FnMut(&str) -> Result<Row>) -> Result<Vec<Row>> {
-    let mut runs: Vec<Vec<Row>> = vec![Vec::new(); SERVERS.len()];
+fn compare(rounds: usize, scenario: impl FnMut(&str) -> Result<Row>) -> Result<Vec<Row>> {
+    compare_over(&SERVERS, rounds, scenario)
+}
+
+/// `compare` over other kinds (the client scenarios: raw-tcp and syncws clients).
+fn compare_over(
+    kinds: &[&str],
+    rounds: usize,
+    mut scenario: impl FnMut(&str) -> Result<Row>,
+) -> Result<Vec<Row>> {
+    let mut runs: Vec<Vec<Row>> = vec![Vec::new(); kinds.len()];
     for _ in 0..rounds {
-        for (i, server) in SERVERS.iter().enumerate() {
-            runs[i].push(scenario(server)?);
+        for (i, kind) in kinds.iter().enumerate() {
+            runs[i].push(scenario(kind)?);
         }
     }
     Ok(runs
@@ -618,7 +627,7 @@ fn run_client(srv: &ServerProc, args: &[String]) -> Result<std::collections::Has
 /// The client's CPU per echoed message: the syncws client (its handler sends the next message
 /// on each echo) against a raw TCP client, each with its own kind of server, rounds alternating.
 fn client_pingpong(rounds: usize, conns: usize, size: usize, per_conn: usize) -> Result<Vec<Row>> {
-    compare_clients(rounds, |kind| {
+    compare_over(&["raw-tcp", "syncws"], rounds, |kind| {
         let srv = ServerProc::start(kind, 0)?;
         let args = [
             ("--kind", kind.to_owned()),
@@ -641,27 +650,6 @@ fn client_pingpong(rounds: usize, conns: usize, size: usize, per_conn: usize) ->
             ],
         })
     })
-}
-
-/// `compare` for the client scenarios: raw-tcp and syncws clients alternating.
-fn compare_clients(rounds: usize, mut scenario: impl FnMut(&str) -> Result<Row>) -> Result<Vec<Row>> {
-    let kinds = ["raw-tcp", "syncws"];
-    let mut runs: Vec<Vec<Row>> = vec![Vec::new(); kinds.len()];
-    for _ in 0..rounds.max(1) {
-        for (i, kind) in kinds.iter().enumerate() {
-            runs[i].push(scenario(kind)?);
-        }
-    }
-    Ok(runs
-        .into_iter()
-        .map(|mut rows| {
-            rows.sort_by(|a, b| a.cpu_us_per_msg().total_cmp(&b.cpu_us_per_msg()));
-            let all: Vec<String> = rows.iter().map(|r| format!("{:.2}", r.cpu_us_per_msg())).collect();
-            let mut median = rows.swap_remove(rows.len() / 2);
-            median.notes.push(("rounds".into(), all.join("/")));
-            median
-        })
-        .collect())
 }
 
 /// `n` idle syncws clients (pings every 5 s) in one process, held `secs`: its RSS and threads

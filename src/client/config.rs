@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::reconnect::Reconnect;
-use crate::connection::settings::Settings;
+use crate::connection::settings::{Settings, at_least, at_least_1ms};
 use crate::error::Error;
 use crate::protocol::rules::{FrameRules, IncomingMasks};
 
@@ -265,24 +265,6 @@ impl ClientConfig {
                 ),
             });
         }
-        let at_least = |option: &'static str, value: usize, min: usize| {
-            if value < min {
-                return Err(Error::InvalidConfig {
-                    option,
-                    why: format!("must be at least {min} (was {value})"),
-                });
-            }
-            Ok(())
-        };
-        let at_least_1ms = |option: &'static str, value: Duration| {
-            if value < Duration::from_millis(1) {
-                return Err(Error::InvalidConfig {
-                    option,
-                    why: format!("must be at least 1 ms (was {value:?})"),
-                });
-            }
-            Ok(())
-        };
         at_least("queue_capacity", self.queue_capacity, 1)?;
         at_least("stack_size", self.stack_size, 32 * 1024)?;
         at_least("read_buffer_size", self.read_buffer_size, 256)?;

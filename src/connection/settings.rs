@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::error::Error;
 use crate::protocol::rules::FrameRules;
 
 /// The settings of a connection, shared by the connections of one server (made from its
@@ -36,4 +37,21 @@ pub(crate) struct Settings {
     /// The content converter of `send_serialized` and `deserialize`.
     #[cfg(feature = "serde")]
     pub(crate) converter: Option<std::sync::Arc<dyn crate::extensions::ContentConverter>>,
+}
+
+/// A config check: `value` of `option` must be at least `min`.
+pub(crate) fn at_least(option: &'static str, value: usize, min: usize) -> Result<(), Error> {
+    if value < min {
+        return Err(Error::InvalidConfig { option, why: format!("must be at least {min} (was {value})") });
+    }
+    Ok(())
+}
+
+/// A config check: a duration of at least 1 ms (the timer counts in milliseconds: a shorter
+/// one would be 0).
+pub(crate) fn at_least_1ms(option: &'static str, value: Duration) -> Result<(), Error> {
+    if value < Duration::from_millis(1) {
+        return Err(Error::InvalidConfig { option, why: format!("must be at least 1 ms (was {value:?})") });
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@ use std::io::{self, Read};
 
 use super::head::MAX_HEADERS;
 use super::key::accept_key;
+use super::request::list_values;
 use crate::error::HandshakeError;
 use crate::protocol::inbuf::InBuf;
 
@@ -44,12 +45,7 @@ impl Response {
 
     /// Every value of a header that may be repeated or comma-separated, trimmed.
     pub(crate) fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
-        self.headers
-            .iter()
-            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| v.split(','))
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+        list_values(&self.headers, name)
     }
 }
 

@@ -48,16 +48,25 @@ impl Request {
     /// Every value of a header that may be repeated or comma-separated (such as
     /// `Sec-WebSocket-Protocol`), trimmed.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
-        self.headers
-            .iter()
-            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| v.split(','))
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+        list_values(&self.headers, name)
     }
 
     /// Every value of header `name` (each header line whole, in order).
     pub(crate) fn header_values_raw<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
         self.headers.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
+}
+
+/// Every value of header `name` in `headers`, split at commas and trimmed (for headers that
+/// may be repeated or comma-separated), in order.
+pub(crate) fn list_values<'a>(
+    headers: &'a [(String, String)],
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> {
+    headers
+        .iter()
+        .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::connection::settings::Settings;
+use crate::connection::settings::{Settings, at_least, at_least_1ms};
 use crate::protocol::rules::{FrameRules, IncomingMasks};
 
 /// Server configuration. Start from [`Config::default`] and chain setters.
@@ -295,25 +295,6 @@ impl Config {
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) naming the first option that
     /// cannot work.
     pub fn check(&self) -> crate::Result<()> {
-        let at_least = |option: &'static str, value: usize, min: usize| {
-            if value < min {
-                return Err(crate::Error::InvalidConfig {
-                    option,
-                    why: format!("must be at least {min} (was {value})"),
-                });
-            }
-            Ok(())
-        };
-        // The timer counts in milliseconds: a shorter duration would be 0.
-        let at_least_1ms = |option: &'static str, value: Duration| {
-            if value < Duration::from_millis(1) {
-                return Err(crate::Error::InvalidConfig {
-                    option,
-                    why: format!("must be at least 1 ms (was {value:?})"),
-                });
-            }
-            Ok(())
-        };
         at_least("queue_capacity", self.queue_capacity, 1)?;
         at_least("max_connections", self.max_connections, 1)?;
         at_least("stack_size", self.stack_size, 32 * 1024)?;
