@@ -539,3 +539,42 @@ fn closing_while_waiting_to_reconnect_ends_at_once() {
     assert!(matches!(end, Err(Error::Connect { .. })), "the last attempt's error: {end:?}");
     assert!(started.elapsed() < Duration::from_secs(2), "close woke the wait");
 }
+
+#[test]
+fn host_names_and_ipv6_addresses_are_dialed() {
+    // A name, resolved by the system (localhost is in every /etc/hosts).
+    let (server, events) = echo_server(Config::default());
+    let (handler, rx) = tap();
+    let url = format!("ws://localhost:{}/echo", server.local_addr().port());
+    let client = Client::new(ClientConfig::default()).connect(&url, handler).unwrap();
+    let session = opened(&rx);
+    assert_eq!(
+        session.request().header("host"),
+        Some(format!("localhost:{}", server.local_addr().port()).as_str())
+    );
+    let Event::Open(on_server) = next(&events) else { panic!() };
+    assert_eq!(on_server.request().header("host"), session.request().header("host"));
+    client.close(CloseCode::NORMAL, "");
+    assert!(client.wait().unwrap().was_clean);
+
+    // An IPv6 literal, in brackets in the URL and in the Host header.
+    let (tx, events) = crossbeam_channel::unbounded();
+    let server = Server::new(Config::default())
+        .route("/echo", move || Recorder { events: tx.clone() })
+        .bind("[::1]:0")
+        .expect("this test needs IPv6 on the loopback interface (::1)");
+    let (handler, rx) = tap();
+    let url = format!("ws://[::1]:{}/echo", server.local_addr().port());
+    let client = Client::new(ClientConfig::default()).connect(&url, handler).unwrap();
+    let session = opened(&rx);
+    assert!(session.remote_addr().is_ipv6());
+    let Event::Open(on_server) = next(&events) else { panic!() };
+    assert_eq!(
+        on_server.request().header("host"),
+        Some(format!("[::1]:{}", server.local_addr().port()).as_str())
+    );
+    session.send_text("over v6").unwrap();
+    assert_eq!(message(&rx), Message::Text("over v6".to_owned()));
+    client.close(CloseCode::NORMAL, "");
+    assert!(client.wait().unwrap().was_clean);
+}
