@@ -122,6 +122,8 @@ pub enum HandshakeError {
     },
     /// The server did not answer within the handshake timeout.
     Timeout,
+    /// The connection closed (or failed) before the answer was complete.
+    Closed(String),
 }
 
 impl fmt::Display for HandshakeError {
@@ -147,6 +149,7 @@ impl fmt::Display for HandshakeError {
             }
             HandshakeError::ExtensionRefused { name, why } => write!(f, "extension {name}: {why}"),
             HandshakeError::Timeout => f.write_str("no handshake response within the handshake timeout"),
+            HandshakeError::Closed(why) => write!(f, "connection closed during the handshake: {why}"),
         }
     }
 }

@@ -95,8 +95,8 @@ impl Client {
     /// # Errors
     /// [`Error::InvalidUrl`], [`Error::InvalidConfig`] always; without reconnect also
     /// [`Error::Connect`] (name lookup, TCP), [`Error::Handshake`] (a refusal, a wrong
-    /// accept key, an unoffered subprotocol or extension, the handshake timeout),
-    /// [`Error::Spawn`].
+    /// accept key, an unoffered subprotocol or extension, the handshake timeout, a connection
+    /// closed before the answer), [`Error::Spawn`].
     pub fn connect<H: Handler + Send + 'static>(self, url: &str, handler: H) -> Result<ClientHandle> {
         self.start(url, move || Target::Handler(Box::new(handler)))
     }
@@ -130,7 +130,7 @@ impl Client {
         // Without reconnect the first attempt is this call's: its error is ours to return.
         let first = if plan.config.reconnect.is_none() {
             shared.set_attempts(1);
-            Some(handshake(&plan, &plan.url, 1)?)
+            Some(handshake(&plan, &plan.url, 1, &shared)?)
         } else {
             None
         };
@@ -139,9 +139,9 @@ impl Client {
             .name("syncws-client".to_owned())
             .stack_size(plan.config.stack_size)
             .spawn(move || {
-                let ended = serve(&p, &s, target(), first);
-                s.finish();
-                ended
+                // The handle learns of the end even if this thread panics.
+                let _finished = Finished(s.clone());
+                serve(&p, &s, target(), first)
             })
             .map_err(Error::Spawn)?;
         Ok(ClientHandle::new(shared, thread))
@@ -163,6 +163,15 @@ fn client_timer() -> Result<Arc<TimerQueue>> {
     Ok(TIMER.get().expect("the timer was just set").queue().clone())
 }
 
+/// Tells the handle that the client's thread has ended, however it ended.
+struct Finished(Arc<ClientShared>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
 /// The client's life: attempts, sessions, and the waits between them.
 fn serve(
     plan: &Plan,
@@ -176,23 +185,25 @@ fn serve(
     };
     let mut attempt = u32::from(first.is_some());
     let mut next = first;
-    // Failed tries in a row (a session that ended early counts as one).
-    let mut failures = 0;
+    // Failed attempts in a row (for max_attempts), and the number of the coming retry in this
+    // run of retries (for the backoff step: a session that ended early does not reset it).
+    let (mut failures, mut retry) = (0, 0);
     loop {
         let handshaken = match next.take() {
             Some(h) => h,
             None => {
                 attempt += 1;
                 shared.set_attempts(attempt);
-                match handshake(plan, &plan.url, attempt) {
+                match handshake(plan, &plan.url, attempt, shared) {
                     Ok(h) => h,
                     Err(e) => {
                         failures += 1;
+                        retry += 1;
                         log::info!("{}: attempt {attempt} failed: {e}", plan.url.host_header);
-                        if give_up(failures) {
+                        if give_up(failures) || matches!(e, Error::Closed) {
                             return Err(e);
                         }
-                        let delay = reconnect.as_ref().map(|r| r.delay(failures)).unwrap_or_default();
+                        let delay = reconnect.as_ref().map(|r| r.delay(retry)).unwrap_or_default();
                         log::debug!("{}: next attempt in {delay:?}", plan.url.host_header);
                         if shared.sleep_unless_stopped(delay) {
                             return Err(e);
@@ -202,10 +213,9 @@ fn serve(
                 }
             }
         };
-        if shared.stopping() {
-            // Closed while this attempt was under way: it is abandoned.
-            return Err(Error::Closed);
-        }
+        failures = 0;
+        // A close that came after the handshake closes the session as soon as it opens
+        // (`ClientShared::set_session`), with a close frame.
         let opened_at = Instant::now();
         let s = shared.clone();
         let opened = handshaken.into_opened(
@@ -219,25 +229,24 @@ fn serve(
         shared.set_session(None);
         target = ended.target;
         let reason = ended.reason;
-        // The client's own close (a handler's or the handle's) ends it; so does the handle.
-        let closed_here = ended.failure.is_none() && !reason.by_peer && reason.code != CloseCode::ABNORMAL;
+        // The client's own close (its handler's or its handle's) ends it, answered or not.
+        let closed_here = !reason.by_peer
+            && reason.code != CloseCode::ABNORMAL
+            && matches!(ended.failure, None | Some(Error::CloseTimeout));
+        // A handler that panicked is not trusted with another connection.
+        let panicked = matches!(ended.failure, Some(Error::HandlerPanicked));
         let last = match ended.failure {
             Some(e) => Err(e),
             None => Ok(reason),
         };
         let Some(policy) = reconnect.as_ref() else { return last };
-        if closed_here || shared.stopping() {
+        if closed_here || panicked || shared.stopping() {
             return last;
         }
-        if opened_at.elapsed() >= policy.get_max_delay() {
-            failures = 0;
-        } else {
-            failures += 1;
-            if give_up(failures) {
-                return last;
-            }
-        }
-        let delay = policy.delay(failures.max(1));
+        // A connection that lasted starts the backoff again; one that ended early goes on
+        // with it, so a server that accepts and closes at once is not hammered.
+        retry = if opened_at.elapsed() >= policy.get_max_delay() { 1 } else { retry + 1 };
+        let delay = policy.delay(retry);
         log::info!("{}: connection ended; reconnecting in {delay:?}", plan.url.host_header);
         if shared.sleep_unless_stopped(delay) {
             return last;

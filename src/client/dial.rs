@@ -14,10 +14,11 @@ pub(crate) fn dial(url: &WsUrl, timeout: Duration) -> Result<(TcpStream, SocketA
     let host = format!("{}:{}", url.host, url.port);
     let failed = |source| Error::Connect { host: host.clone(), source };
     let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port).to_socket_addrs().map_err(failed)?.collect();
-    let deadline = Instant::now() + timeout;
+    // A timeout too long to add to now is no deadline at all.
+    let deadline = Instant::now().checked_add(timeout);
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address");
     for addr in addrs {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
         if left.is_zero() {
             last = io::Error::new(io::ErrorKind::TimedOut, "connect timeout");
             break;

@@ -6,6 +6,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::connection::Session;
+use crate::connection::shared::{Conn, Cut};
 use crate::error::{Error, SendError};
 use crate::protocol::{CloseCode, CloseReason, Message};
 
@@ -26,6 +27,8 @@ struct State {
     finished: bool,
     /// Dial attempts made so far.
     attempts: u32,
+    /// The connection of the handshake under way, which `close` cuts.
+    attempt: Option<Arc<Conn>>,
 }
 
 impl ClientShared {
@@ -50,6 +53,22 @@ impl ClientShared {
         self.lock().attempts = attempts;
     }
 
+    /// A handshake starts on `conn`; `false` if the client is already closing (the attempt
+    /// must stop).
+    pub(crate) fn begin_attempt(&self, conn: &Arc<Conn>) -> bool {
+        let mut state = self.lock();
+        if state.stopping.is_some() {
+            return false;
+        }
+        state.attempt = Some(conn.clone());
+        true
+    }
+
+    /// The handshake under way has ended, one way or the other.
+    pub(crate) fn end_attempt(&self) {
+        self.lock().attempt = None;
+    }
+
     pub(crate) fn stopping(&self) -> bool {
         self.lock().stopping.is_some()
     }
@@ -64,14 +83,19 @@ impl ClientShared {
 
     /// Sleeps for `delay` unless the client is closed first; returns whether it was.
     pub(crate) fn sleep_unless_stopped(&self, delay: Duration) -> bool {
-        let deadline = Instant::now() + delay;
+        let deadline = Instant::now().checked_add(delay);
         let mut state = self.lock();
         while state.stopping.is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            state = self.changed.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
+            state = match deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    self.changed.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0
+                }
+                None => self.changed.wait(state).unwrap_or_else(|e| e.into_inner()),
+            };
         }
         true
     }
@@ -120,17 +144,26 @@ impl ClientHandle {
     /// Waits until a session is open (or the client has ended, or `timeout` passed) and
     /// returns it.
     pub fn wait_open(&self, timeout: Duration) -> Option<Session> {
-        let deadline = Instant::now() + timeout;
+        // `Duration::MAX` waits for ever.
+        let deadline = Instant::now().checked_add(timeout);
         let mut state = self.shared.lock();
         loop {
             if let Some(s) = state.session.as_ref().filter(|s| s.is_open()) {
                 return Some(s.clone());
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if state.finished || left.is_zero() {
+            if state.finished {
                 return None;
             }
-            state = self.shared.changed.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
+            state = match deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    self.shared.changed.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0
+                }
+                None => self.shared.changed.wait(state).unwrap_or_else(|e| e.into_inner()),
+            };
         }
     }
 
@@ -159,7 +192,9 @@ impl ClientHandle {
     }
 
     /// Ends the client: closes the open session with `code` and `reason` after what is
-    /// queued, and stops reconnecting (an attempt in progress is abandoned). Returns at once;
+    /// queued, and stops reconnecting. A handshake under way is cut at once (its attempt ends
+    /// with [`Error::Closed`]); a TCP connect or name lookup under way finishes first (within
+    /// `connect_timeout`, and the system resolver's own timeouts). Returns at once;
     /// [`wait`](Self::wait) for the end.
     pub fn close(&self, code: CloseCode, reason: &str) {
         let mut state = self.shared.lock();
@@ -167,8 +202,12 @@ impl ClientHandle {
             state.stopping = Some((code, reason.to_owned()));
         }
         let session = state.session.clone();
+        let attempt = state.attempt.take();
         drop(state);
         self.shared.changed.notify_all();
+        if let Some(conn) = attempt {
+            conn.cut(Cut::Shutdown);
+        }
         if let Some(session) = session {
             session.close(code, reason);
         }
@@ -180,11 +219,13 @@ impl ClientHandle {
     }
 
     /// Waits for the client to end. Returns how its last session closed, or the error that
-    /// ended it: the last attempt's (no reconnect, or `max_attempts` reached), or the last
-    /// session's failure (a protocol error from the server, a ping or close timeout, ...).
+    /// ended it: the last attempt's ([`Error::Connect`] or [`Error::Handshake`]: no
+    /// reconnect, or `max_attempts` reached; [`Error::Closed`] if `close` cut it), or the last
+    /// session's failure (a protocol error from the server, a ping or close timeout, a
+    /// handler that panicked, ...).
     ///
     /// # Errors
-    /// As above; [`Error::HandlerPanicked`] if the client's thread itself panicked.
+    /// As above; [`Error::HandlerPanicked`] also if the client's thread itself panicked.
     pub fn wait(mut self) -> Result<CloseReason, Error> {
         self.join()
     }
@@ -199,8 +240,10 @@ impl ClientHandle {
 
 impl Drop for ClientHandle {
     fn drop(&mut self) {
-        if self.thread.is_some() {
-            self.close(CloseCode::GOING_AWAY, "client dropped");
+        let Some(thread) = &self.thread else { return };
+        self.close(CloseCode::GOING_AWAY, "client dropped");
+        // Dropped by its own handler (on the client's thread): it ends by itself.
+        if thread.thread().id() != std::thread::current().id() {
             let _ = self.join();
         }
     }

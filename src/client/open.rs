@@ -6,6 +6,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 
 use super::dial::dial;
+use super::handle::ClientShared;
 use super::url::WsUrl;
 use crossbeam_channel::Receiver;
 
@@ -54,8 +55,25 @@ impl Handshaken {
     }
 }
 
-/// Dials `url` and completes the opening handshake (attempt number `attempt`, for the log).
-pub(crate) fn handshake(plan: &Plan, url: &WsUrl, attempt: u32) -> Result<Handshaken, Error> {
+/// Dials `url` and completes the opening handshake (attempt number `attempt`, for the log),
+/// unless `shared`'s client is closed meanwhile.
+pub(crate) fn handshake(
+    plan: &Plan,
+    url: &WsUrl,
+    attempt: u32,
+    shared: &ClientShared,
+) -> Result<Handshaken, Error> {
+    let result = attempt_handshake(plan, url, attempt, shared);
+    shared.end_attempt();
+    result
+}
+
+fn attempt_handshake(
+    plan: &Plan,
+    url: &WsUrl,
+    attempt: u32,
+    shared: &ClientShared,
+) -> Result<Handshaken, Error> {
     let config = &plan.config;
     let (stream, peer) = dial(url, config.connect_timeout)?;
     if config.nodelay {
@@ -66,6 +84,9 @@ pub(crate) fn handshake(plan: &Plan, url: &WsUrl, attempt: u32) -> Result<Handsh
     let (conn, ctrl_rx) =
         Conn::new(shared::next_id(), peer, &stream, plan.settings.clone(), timer.clock(), timer);
     let conn = Arc::new(conn);
+    if !shared.begin_attempt(&conn) {
+        return Err(Error::Closed);
+    }
     // The handshake timeout runs from here: the timer cuts the socket's read side.
     conn.watch();
     let key = new_key().map_err(Error::Io)?;
@@ -78,12 +99,11 @@ pub(crate) fn handshake(plan: &Plan, url: &WsUrl, attempt: u32) -> Result<Handsh
         extensions: &plan.extension_offer,
         headers: &config.headers,
     };
-    let failed = |e: std::io::Error| {
-        if conn.cut_reason() == Cut::HandshakeTimeout {
-            Error::Handshake(HandshakeError::Timeout)
-        } else {
-            Error::Io(e)
-        }
+    let failed = |e: std::io::Error| match conn.cut_reason() {
+        Cut::HandshakeTimeout => Error::Handshake(HandshakeError::Timeout),
+        // ClientHandle::close during the attempt.
+        Cut::Shutdown => Error::Closed,
+        _ => Error::Handshake(HandshakeError::Closed(e.to_string())),
     };
     (&*stream).write_all(&sent.to_bytes()).map_err(failed)?;
     let mut buf = InBuf::new(config.read_buffer_size);

@@ -7,13 +7,14 @@ use crate::protocol::random;
 
 /// When and how often a client reconnects ([`ClientConfig::reconnect`](crate::ClientConfig::reconnect)).
 ///
-/// After a connection ends (unless the client closed it) or an attempt fails, the client
-/// waits and dials again. The k-th retry in a row waits a random time between half and all of
-/// `min(max_delay, initial_delay × 2^(k−1))` ("equal jitter": many boards that lost the same
-/// server do not all come back at once, and none waits less than half the step). A connection
-/// that stayed open for at least `max_delay` starts the count again; one that ended sooner
-/// counts as a failed try, so a server that accepts and closes at once is not hammered.
-/// After `max_attempts` failed tries in a row the client gives up (`None`: it never does).
+/// After a connection ends (unless the client closed it, or its handler panicked) or an
+/// attempt fails, the client waits and dials again. The k-th retry in a row waits a random
+/// time between half and all of `min(max_delay, initial_delay × 2^(k−1))` ("equal jitter":
+/// many boards that lost the same server do not all come back at once, and none waits less
+/// than half the step). A connection that stayed open for at least `max_delay` starts the
+/// steps again; one that ended sooner goes on with them, so a server that accepts and closes
+/// at once is not hammered. After `max_attempts` failed attempts in a row (attempts that open
+/// a session reset the count) the client gives up (`None`: it never does).
 ///
 /// Messages sent while disconnected are refused, never buffered and never dropped silently:
 /// [`ClientHandle::send`](crate::ClientHandle::send) hands them back in a
@@ -61,7 +62,7 @@ impl Reconnect {
         self
     }
 
-    /// Failed tries in a row after which the client gives up; `None`, the default, never
+    /// Failed attempts in a row after which the client gives up; `None`, the default, never
     /// gives up.
     pub fn max_attempts(mut self, attempts: Option<u32>) -> Self {
         self.max_attempts = attempts;

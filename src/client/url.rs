@@ -33,6 +33,9 @@ impl WsUrl {
         if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(bad("spaces and control characters are not allowed"));
         }
+        if !url.is_ascii() {
+            return Err(bad("non-ASCII characters must be percent-encoded (and host names in punycode)"));
+        }
         if url.contains('#') {
             return Err(bad("a WebSocket URL has no fragment (RFC 6455 §3)"));
         }
@@ -62,9 +65,15 @@ impl WsUrl {
         if host.is_empty() {
             return Err(bad("no host"));
         }
+        if !authority.starts_with('[') && host.contains(':') {
+            return Err(bad("an IPv6 address must be in brackets, as in ws://[::1]:8080/"));
+        }
         let port = match port {
             None => 80,
-            Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| bad("bad port"))?,
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| bad("bad port"))?
+            }
+            Some(_) => return Err(bad("bad port")),
         };
         let bracketed = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
         let host_header = if port == 80 { bracketed } else { format!("{bracketed}:{port}") };
@@ -122,6 +131,12 @@ mod tests {
             "ws://[::1/",
             "ws://[nothex]/",
             "ws://[::1]x/",
+            "ws://::1/",
+            "ws://h:80:90/",
+            "ws://h:+80/",
+            "ws://h:/",
+            "ws://bücher.example/",
+            "ws://h/ü",
         ] {
             assert!(matches!(WsUrl::parse(bad), Err(Error::InvalidUrl { .. })), "{bad}");
         }

@@ -47,7 +47,15 @@ pub(crate) fn try_send(conn: &Conn, message: Message) -> Direct {
     // A masked frame is masked in place, in the message's own buffer (no copy), with a fresh
     // key; it is unmasked again if it goes back to the caller or to the queue.
     let text = message.is_text();
-    let mask = conn.settings.mask_outgoing.then(|| wire.keys.next_key());
+    let mask = match conn.settings.mask_outgoing.then(|| wire.keys.next_key()).transpose() {
+        Ok(mask) => mask,
+        Err(e) => {
+            log::warn!("{}: no random source for a masking key: {e}", conn.peer);
+            drop(wire);
+            conn.cut(Cut::WriteFailed);
+            return Direct::Closed(message);
+        }
+    };
     let mut payload = message.into_bytes();
     if let Some(key) = mask {
         apply_mask(&mut payload, key, 0);

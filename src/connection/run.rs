@@ -160,10 +160,10 @@ pub(crate) fn run(opened: Opened) -> Option<Ended> {
             conn.start_close_timeout();
         }
         // A cut socket reads as EOF: the cut's reason tells a timeout from the server's FIN.
+        // The close frames went both ways, so a late FIN is only worth a log line.
         reader.drain();
         if conn.cut_reason() == Cut::CloseTimeout {
-            log::info!("{}: server did not close TCP after the closing handshake", conn.peer);
-            failure.get_or_insert(Error::CloseTimeout);
+            log::info!("{}: server did not close TCP after the closing handshake; dropped", conn.peer);
         }
     }
     drop(reader);

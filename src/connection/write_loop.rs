@@ -204,7 +204,8 @@ impl Writer {
             Ctrl::Close | Ctrl::Flush => return Ok(Flow::Go),
             Ctrl::Abort => return Ok(Flow::Stop),
         };
-        encode_frame(&mut self.out, OpCode::Control(op), true, 0, &payload, self.masks.as_mut());
+        let mask = self.next_mask()?;
+        encode_frame(&mut self.out, OpCode::Control(op), true, 0, &payload, mask);
         Ok(Flow::Go)
     }
 
@@ -285,11 +286,11 @@ impl Writer {
         rsv: u8,
         payload: Cow<'_, [u8]>,
     ) -> io::Result<Option<Vec<u8>>> {
+        let mask = self.next_mask()?;
         if payload.len() < COPY_LIMIT {
-            encode_frame(&mut self.out, op, fin, rsv, &payload, self.masks.as_mut());
+            encode_frame(&mut self.out, op, fin, rsv, &payload, mask);
             return Ok(owned(payload));
         }
-        let mask = self.masks.as_mut().map(MaskKeys::next_key);
         encode_header(&mut self.out, op, fin, rsv, payload.len(), mask);
         let payload = match mask {
             Some(mask) => {
@@ -326,18 +327,18 @@ impl Writer {
         if let Some((code, reason)) = self.conn.closing.take_for_sending() {
             // A peer close without a code is answered without one.
             let payload = close_payload(code, &reason);
-            encode_frame(
-                &mut self.out,
-                OpCode::Control(Control::Close),
-                true,
-                0,
-                &payload,
-                self.masks.as_mut(),
-            );
+            let mask = self.next_mask()?;
+            encode_frame(&mut self.out, OpCode::Control(Control::Close), true, 0, &payload, mask);
         }
         self.flush()?;
         self.after_close();
         Ok(())
+    }
+
+    /// A fresh masking key if this connection masks its frames; failing to get one fails the
+    /// connection rather than send a predictable key.
+    fn next_mask(&mut self) -> io::Result<Option<[u8; 4]>> {
+        self.masks.as_mut().map(MaskKeys::next_key).transpose()
     }
 
     /// After our close frame: RFC 6455 §7.1.1 has the server close TCP first, so a server's

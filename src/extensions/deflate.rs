@@ -122,7 +122,8 @@ impl Deflate {
 
     /// Whether the server compresses each message on its own (no shared window). Costs
     /// ratio, saves the compressor's memory between messages. Defaults to `false`; turned on
-    /// for a connection whose client asks for it.
+    /// for a connection whose client asks for it. On a [`Client`](crate::Client): whether the
+    /// client asks the server for it (frees the client's decompressor between messages).
     pub fn server_no_context_takeover(mut self, on: bool) -> Self {
         self.server_no_context_takeover = on;
         self
@@ -139,7 +140,10 @@ impl Deflate {
 
     /// Whether the server asks the client to compress each message on its own, so that the
     /// server's decompressor can be freed between messages. Defaults to `false`; honoured for
-    /// a client that offers it.
+    /// a client that offers it. On a [`Client`](crate::Client): whether the client compresses
+    /// each message on its own, and says so in its offer (frees the client's compressor
+    /// between messages); without it the client still offers it second, for a server that
+    /// prefers it.
     pub fn client_no_context_takeover(mut self, on: bool) -> Self {
         self.client_no_context_takeover = on;
         self

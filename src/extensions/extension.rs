@@ -55,6 +55,14 @@ impl ExtensionOffer {
         split_outside_quotes(value, ',').filter_map(Self::parse_offer).collect()
     }
 
+    /// Parses a header value whose every element must be well-formed (a server's answer,
+    /// which a client must not half-understand); `Err` names the first element that is not.
+    pub(crate) fn parse_header_strict(value: &str) -> Result<Vec<ExtensionOffer>, String> {
+        split_outside_quotes(value, ',')
+            .map(|element| Self::parse_offer(element).ok_or_else(|| element.trim().to_owned()))
+            .collect()
+    }
+
     fn parse_offer(text: &str) -> Option<ExtensionOffer> {
         let mut parts = split_outside_quotes(text, ';');
         let name = parts.next()?.trim();

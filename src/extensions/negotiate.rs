@@ -82,10 +82,8 @@ pub(crate) fn client_negotiated<'a>(
     for answer in answers {
         out.header.push_str(if out.header.is_empty() { "" } else { ", " });
         out.header.push_str(answer.trim());
-        let parsed = ExtensionOffer::parse_header(answer);
-        if parsed.is_empty() {
-            return Err(HandshakeError::UnofferedExtension(answer.trim().to_owned()));
-        }
+        let parsed =
+            ExtensionOffer::parse_header_strict(answer).map_err(HandshakeError::UnofferedExtension)?;
         for response in parsed {
             let i = offered
                 .iter()
@@ -104,4 +102,73 @@ pub(crate) fn client_negotiated<'a>(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extensions::extension::{Accepted, RSV1};
+
+    /// A client extension that accepts any answer without parameters, claiming `rsv`.
+    struct Plain(&'static str, u8);
+    struct Nothing;
+
+    impl MessageEncoder for Nothing {
+        fn encode(&mut self, _: &mut Vec<u8>, _: bool) -> Result<u8, crate::ExtensionError> {
+            Ok(0)
+        }
+    }
+    impl MessageDecoder for Nothing {
+        fn decode(&mut self, p: Vec<u8>, _: u8, _: usize) -> Result<Vec<u8>, crate::ExtensionError> {
+            Ok(p)
+        }
+    }
+    impl ClientExtension for Plain {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn offer(&self) -> String {
+            self.0.to_owned()
+        }
+        fn accept_response(&self, response: &ExtensionOffer) -> Result<Accepted, String> {
+            if !response.params().is_empty() {
+                return Err("no parameters expected".to_owned());
+            }
+            Ok(Accepted {
+                params: Vec::new(),
+                rsv: self.1,
+                encoder: Box::new(Nothing),
+                decoder: Box::new(Nothing),
+            })
+        }
+    }
+
+    fn answer(offered: &[Arc<dyn ClientExtension>], headers: &[&str]) -> Result<String, HandshakeError> {
+        client_negotiated(offered, headers.iter().copied()).map(|n| n.header)
+    }
+
+    #[test]
+    fn a_clients_answers_are_checked_element_by_element() {
+        let a: Arc<dyn ClientExtension> = Arc::new(Plain("x-a", RSV1));
+        let b: Arc<dyn ClientExtension> = Arc::new(Plain("x-b", RSV1));
+        let only_a = std::slice::from_ref(&a);
+        assert_eq!(client_offer(&[a.clone(), b.clone()]), "x-a, x-b");
+        assert_eq!(answer(only_a, &[]), Ok(String::new()));
+        assert_eq!(answer(only_a, &["x-a"]), Ok("x-a".to_owned()));
+        let unoffered = |e: &str| Err(HandshakeError::UnofferedExtension(e.to_owned()));
+        assert_eq!(answer(only_a, &["x-b"]), unoffered("x-b"));
+        assert_eq!(answer(only_a, &["x-a", "x-a"]), unoffered("x-a"), "twice");
+        assert_eq!(answer(only_a, &["x-a, bad token here"]), unoffered("bad token here"));
+        assert!(matches!(
+            answer(only_a, &["x-a; p=1"]),
+            Err(HandshakeError::ExtensionRefused { why, .. }) if why == "no parameters expected"
+        ));
+        assert!(
+            matches!(
+                answer(&[a.clone(), b], &["x-a, x-b"]),
+                Err(HandshakeError::ExtensionRefused { name, .. }) if name == "x-b"
+            ),
+            "both claim RSV1"
+        );
+    }
 }

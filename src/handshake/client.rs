@@ -193,26 +193,69 @@ fn parse_head(bytes: &[u8]) -> Result<Option<(usize, Response)>, HandshakeError>
     Ok(Some((used, Response { status: raw.code.unwrap_or(0), headers })))
 }
 
-/// A refusal's body: `Content-Length` bytes, or up to EOF, at most [`MAX_BODY`]; whatever
-/// arrives before the socket fails or the handshake timer cuts it.
+/// A refusal's body, at most [`MAX_BODY`] of it: none for 1xx, 204 and 304; `Content-Length`
+/// bytes; the chunks of a chunked body, decoded; otherwise up to EOF. Whatever arrived when
+/// the socket fails or the handshake timer cuts it.
 fn read_body(r: &mut impl Read, buf: &mut InBuf, response: &Response) -> Vec<u8> {
-    let want =
-        response.header("content-length").and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(MAX_BODY);
-    let want = want.min(MAX_BODY);
+    if matches!(response.status, 100..=199 | 204 | 304) {
+        return Vec::new();
+    }
+    let chunked = response.header_values("transfer-encoding").any(|v| v.eq_ignore_ascii_case("chunked"));
     let mut body = Vec::new();
-    loop {
+    if chunked {
+        let _ = read_chunks(r, buf, &mut body);
+        return body;
+    }
+    let length = response.header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
+    let _ = read_up_to(r, buf, &mut body, length.unwrap_or(MAX_BODY).min(MAX_BODY));
+    body
+}
+
+/// Appends up to `want` bytes in all to `body`; stops early at EOF or an error.
+fn read_up_to(r: &mut impl Read, buf: &mut InBuf, body: &mut Vec<u8>, want: usize) -> io::Result<()> {
+    while body.len() < want {
         let avail = buf.available();
+        if avail.is_empty() {
+            let cap = buf.capacity();
+            if buf.fill(r, cap)? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            continue;
+        }
         let take = avail.len().min(want - body.len());
         body.extend_from_slice(&avail[..take]);
         buf.consume(take);
-        if body.len() >= want {
-            return body;
+    }
+    Ok(())
+}
+
+/// Decodes a chunked body (RFC 9112 §7.1) into `body`, up to [`MAX_BODY`]; ends at the last
+/// chunk (trailers are not read).
+fn read_chunks(r: &mut impl Read, buf: &mut InBuf, body: &mut Vec<u8>) -> io::Result<()> {
+    loop {
+        let mut line = Vec::new();
+        while !line.ends_with(b"\r\n") {
+            if line.len() > 1024 {
+                return Err(io::ErrorKind::InvalidData.into());
+            }
+            let mut byte = Vec::new();
+            read_up_to(r, buf, &mut byte, 1)?;
+            line.extend_from_slice(&byte);
         }
-        let cap = buf.capacity();
-        match buf.fill(r, cap) {
-            Ok(0) | Err(_) => return body,
-            Ok(_) => {}
+        let text = String::from_utf8_lossy(&line[..line.len() - 2]).into_owned();
+        let size_text = text.split(';').next().unwrap_or("").trim();
+        let size =
+            usize::from_str_radix(size_text, 16).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+        if size == 0 {
+            return Ok(());
         }
+        let want = (body.len() + size).min(MAX_BODY);
+        read_up_to(r, buf, body, want)?;
+        if body.len() >= MAX_BODY {
+            return Ok(());
+        }
+        let mut crlf = Vec::new();
+        read_up_to(r, buf, &mut crlf, 2)?;
     }
 }
 
@@ -346,5 +389,37 @@ mod tests {
         let mut buf = InBuf::new(16);
         read_response(&mut text.as_bytes(), &mut buf, 4096).unwrap();
         assert_eq!(buf.available(), "\u{81}\u{0}".as_bytes());
+    }
+
+    /// A server that keeps the connection open after its answer: reading on would block.
+    struct OpenAfter<'a>(&'a [u8]);
+
+    impl Read for OpenAfter<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = self.0.len().min(out.len()).min(7);
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn refused(text: &str) -> (u16, Vec<u8>) {
+        let mut buf = InBuf::new(16);
+        match read_response(&mut OpenAfter(text.as_bytes()), &mut buf, 4096) {
+            Err(ResponseFailure::Refused(HandshakeError::Status { status, body, .. })) => (status, body),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn chunked_and_empty_bodies_end_without_waiting_for_eof() {
+        let chunked = "HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\n\r\n\
+                       5\r\ntoken\r\n9;ext=1\r\n required\r\n0\r\n\r\n";
+        assert_eq!(refused(chunked), (401, b"token required".to_vec()));
+        assert_eq!(refused("HTTP/1.1 204 No Content\r\n\r\n"), (204, Vec::new()));
+        assert_eq!(refused("HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy"), (503, b"busy".to_vec()));
     }
 }

@@ -1,10 +1,12 @@
 //! Random bytes from the kernel's cryptographic generator, for masking keys (RFC 6455 §5.3:
 //! "derived from a strong source of entropy") and handshake nonces (§4.1).
 //!
-//! `getrandom(2)` where the kernel has it (Linux 3.17 on), `/dev/urandom` on older kernels,
-//! which boards still run. Masking keys are taken from a small per-writer batch, so that one
-//! system call serves [`KEYS_PER_BATCH`] frames: each key is still fresh kernel randomness,
-//! used once.
+//! `getrandom(2)` where the kernel has it (Linux 3.17 on), without blocking; `/dev/urandom`
+//! when it fails for any reason: an older kernel (boards still run them), a seccomp filter, or
+//! a generator not seeded yet early at boot (where `getrandom` would block a sender for as long
+//! as that takes, and urandom answers at once). Masking keys are taken from a small per-writer
+//! batch, so that one system call serves [`KEYS_PER_BATCH`] frames: each key is still fresh
+//! kernel randomness, used once.
 
 use std::io::{self, Read};
 
@@ -47,13 +49,13 @@ impl Default for MaskKeys {
 
 impl MaskKeys {
     /// The next key.
-    pub(crate) fn next_key(&mut self) -> [u8; 4] {
+    ///
+    /// # Errors
+    /// When no random source works ([`fill`]): the frame must not go out with a predictable
+    /// key, so the caller fails the connection.
+    pub(crate) fn next_key(&mut self) -> io::Result<[u8; 4]> {
         if self.used == KEYS_PER_BATCH {
-            if let Err(e) = fill(&mut self.batch) {
-                // Cannot happen on a working Linux; a process without randomness must not
-                // send predictable keys.
-                panic!("syncws: no random source for masking keys: {e}");
-            }
+            fill(&mut self.batch)?;
             self.used = 0;
         }
         let at = 4 * self.used;
@@ -61,7 +63,7 @@ impl MaskKeys {
         let key = [self.batch[at], self.batch[at + 1], self.batch[at + 2], self.batch[at + 3]];
         // A used key is not left in memory.
         self.batch[at..at + 4].fill(0);
-        key
+        Ok(key)
     }
 }
 
@@ -71,15 +73,17 @@ mod sys {
     use std::io;
 
     /// `getrandom(2)` through `syscall(2)`, so that a C library without the wrapper (old
-    /// glibc, old musl) does not matter; fails with `ENOSYS` on kernels without it.
+    /// glibc, old musl) does not matter; `GRND_NONBLOCK`: fails with `EAGAIN` rather than wait
+    /// for the generator's first seeding, and with `ENOSYS` on kernels without it.
     pub(super) fn getrandom(buf: &mut [u8]) -> io::Result<()> {
         let mut done = 0;
         while done < buf.len() {
             let rest = &mut buf[done..];
             // SAFETY: the kernel writes at most `rest.len()` bytes into `rest`, a live,
-            // writable slice borrowed for the call; flags 0 waits only until the generator is
-            // first seeded.
-            let n = unsafe { libc::syscall(libc::SYS_getrandom, rest.as_mut_ptr(), rest.len(), 0) };
+            // writable slice borrowed for the call.
+            let n = unsafe {
+                libc::syscall(libc::SYS_getrandom, rest.as_mut_ptr(), rest.len(), libc::GRND_NONBLOCK)
+            };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -110,7 +114,7 @@ mod tests {
     #[test]
     fn keys_differ_and_batches_refill() {
         let mut keys = MaskKeys::default();
-        let all: Vec<[u8; 4]> = (0..3 * KEYS_PER_BATCH).map(|_| keys.next_key()).collect();
+        let all: Vec<[u8; 4]> = (0..3 * KEYS_PER_BATCH).map(|_| keys.next_key().unwrap()).collect();
         let distinct: std::collections::HashSet<_> = all.iter().collect();
         // 96 random 32-bit keys: a collision has a chance of about 1 in 10^6.
         assert!(distinct.len() >= all.len() - 1, "{} distinct of {}", distinct.len(), all.len());

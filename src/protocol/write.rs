@@ -6,7 +6,6 @@ use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::OpCode;
 
 use super::mask::apply_mask;
-use super::random::MaskKeys;
 
 /// Payloads at least this large are written straight from the message (vectored write) rather
 /// than copied into the batch buffer.
@@ -59,17 +58,15 @@ pub(crate) fn header_bytes(text: bool, len: usize, mask: Option<[u8; 4]>) -> ([u
     }
 }
 
-/// Encodes a whole frame into `out`, masking the copied payload with a fresh key when `keys`
-/// is given.
+/// Encodes a whole frame into `out`, masking the copied payload with `mask` if given.
 pub(crate) fn encode_frame(
     out: &mut Vec<u8>,
     opcode: OpCode,
     fin: bool,
     rsv: u8,
     payload: &[u8],
-    keys: Option<&mut MaskKeys>,
+    mask: Option<[u8; 4]>,
 ) {
-    let mask = keys.map(MaskKeys::next_key);
     encode_header(out, opcode, fin, rsv, payload.len(), mask);
     let start = out.len();
     out.extend_from_slice(payload);

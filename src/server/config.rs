@@ -123,7 +123,9 @@ impl Config {
         self
     }
 
-    /// Time the peer has to answer our close frame before TCP is dropped. Defaults to 5 s.
+    /// Time the peer has to answer our close frame before TCP is dropped (the handler's
+    /// `on_error` then gets [`Error::CloseTimeout`](crate::Error::CloseTimeout)). Defaults to
+    /// 5 s.
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self

@@ -27,7 +27,7 @@ use syncws::{
 /// A WebSocket client (syncws): sends stdin's lines, prints what arrives.
 #[derive(FromArgs, Debug)]
 struct Args {
-    /// the server's URL, ws://host[:port][/path][?query]
+    /// the server's URL: ws://host:port/path?query (port, path and query optional)
     #[argh(positional)]
     url: String,
     /// extra request header "Name: value" (repeatable)
