@@ -182,3 +182,15 @@ fn readme_client_table_matches_the_help() {
     }
     assert!(checked >= 7, "only {checked} rows of the client table were found");
 }
+
+#[test]
+fn reconnect_gives_up_after_max_attempts_with_status_2() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let started = std::time::Instant::now();
+    let out =
+        client(&["--reconnect", "--max-attempts", "2", &format!("ws://{free}/")], "a line that waits\n");
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("cannot connect"), "{}", text(&out.stderr));
+    // Two attempts, with a 0.25 to 0.5 s wait between them.
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
