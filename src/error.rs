@@ -87,6 +87,95 @@ pub enum Error {
     },
     /// The server's answer to a client's opening handshake was not an acceptable upgrade.
     Handshake(HandshakeError),
+    /// TLS failed: a certificate refused (by either side), an alert, a peer that does not
+    /// speak TLS, a broken record, or certificate and key files that cannot be used.
+    #[cfg(feature = "tls")]
+    Tls(TlsError),
+}
+
+/// Why TLS failed (feature `tls`).
+#[cfg(feature = "tls")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// We refused the peer's certificate: see [`CertificateProblem`].
+    Certificate(CertificateProblem),
+    /// The peer refused the handshake with this TLS alert (`bad_certificate`,
+    /// `certificate_required`, `handshake_failure`, ...): typically it did not accept our
+    /// certificate, or we sent none where one is required.
+    Alert(String),
+    /// The peer does not speak TLS: it sent (or answered with) plain HTTP. A `wss://` URL for a
+    /// `ws://` port, or `http://` to a TLS port.
+    NotTls,
+    /// The TLS conversation broke down: a malformed record, no common version or cipher suite,
+    /// a peer that broke the protocol (rustls's description).
+    Protocol(String),
+    /// A certificate, key or CA that cannot be used (unreadable file, no PEM item in it, a key
+    /// that does not match the certificate ...).
+    Config(String),
+}
+
+/// Why a peer's certificate was refused (feature `tls`).
+#[cfg(feature = "tls")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertificateProblem {
+    /// It has expired.
+    Expired,
+    /// It is not valid yet (or the board's clock is wrong: a board without a real-time
+    /// clock starts in 1970 until NTP sets it).
+    NotYetValid,
+    /// It is not valid for the host name dialed.
+    WrongName,
+    /// It is not signed by a trusted root.
+    UnknownIssuer,
+    /// It was revoked.
+    Revoked,
+    /// Its signature does not verify.
+    BadSignature,
+    /// The peer sent none where one is required (a server asking for client certificates).
+    Missing,
+    /// Anything else (rustls's description).
+    Other(String),
+}
+
+#[cfg(feature = "tls")]
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsError::Certificate(p) => write!(f, "peer certificate refused: {p}"),
+            TlsError::Alert(a) => write!(f, "peer sent TLS alert {a}"),
+            TlsError::NotTls => f.write_str("the peer does not speak TLS (plain HTTP)"),
+            TlsError::Protocol(why) => write!(f, "TLS failed: {why}"),
+            TlsError::Config(why) => write!(f, "TLS configuration: {why}"),
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+impl fmt::Display for CertificateProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CertificateProblem::Expired => f.write_str("expired"),
+            CertificateProblem::NotYetValid => f.write_str("not valid yet (check the clock)"),
+            CertificateProblem::WrongName => f.write_str("not valid for this host name"),
+            CertificateProblem::UnknownIssuer => f.write_str("not signed by a trusted root"),
+            CertificateProblem::Revoked => f.write_str("revoked"),
+            CertificateProblem::BadSignature => f.write_str("bad signature"),
+            CertificateProblem::Missing => f.write_str("none presented"),
+            CertificateProblem::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+impl std::error::Error for TlsError {}
+
+#[cfg(feature = "tls")]
+impl From<TlsError> for Error {
+    fn from(e: TlsError) -> Self {
+        Error::Tls(e)
+    }
 }
 
 /// Why a client's opening handshake failed (RFC 6455 §4.1: the client must fail the
@@ -176,6 +265,8 @@ impl Error {
             Error::FrameTooLarge { .. } | Error::MessageTooLarge { .. } => CloseCode::TOO_BIG,
             Error::HandlerPanicked => CloseCode::INTERNAL_ERROR,
             Error::PingTimeout | Error::CloseTimeout | Error::Io(_) => CloseCode::ABNORMAL,
+            #[cfg(feature = "tls")]
+            Error::Tls(_) => CloseCode::ABNORMAL,
             Error::Extension(e) => e.close_code(),
             _ => CloseCode::INTERNAL_ERROR,
         }
@@ -212,6 +303,8 @@ impl fmt::Display for Error {
             Error::InvalidUrl { url, why } => write!(f, "invalid URL {url:?}: {why}"),
             Error::Connect { host, source } => write!(f, "cannot connect to {host}: {source}"),
             Error::Handshake(e) => write!(f, "handshake failed: {e}"),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => e.fmt(f),
         }
     }
 }
@@ -264,13 +357,26 @@ impl std::error::Error for Error {
             Error::Handshake(e) => Some(e),
             Error::Extension(e) => Some(e),
             Error::Convert(e) => Some(e),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => Some(e),
             _ => None,
         }
     }
 }
 
 impl From<io::Error> for Error {
+    /// An I/O error; a TLS failure met while reading or writing (which travels as an
+    /// `io::Error` through `Read` and `Write`) becomes [`Error::Tls`] again.
     fn from(e: io::Error) -> Self {
+        #[cfg(feature = "tls")]
+        if e.get_ref().is_some_and(|inner| inner.is::<TlsError>()) {
+            let kind = e.kind();
+            return match e.into_inner().map(|inner| inner.downcast::<TlsError>()) {
+                Some(Ok(tls)) => Error::Tls(*tls),
+                Some(Err(other)) => Error::Io(io::Error::new(kind, other)),
+                None => Error::Io(kind.into()),
+            };
+        }
         Error::Io(e)
     }
 }
@@ -290,7 +396,7 @@ impl From<ExtensionError> for Error {
 impl From<WireError> for Error {
     fn from(e: WireError) -> Self {
         match e {
-            WireError::Io(e) => Error::Io(e),
+            WireError::Io(e) => Error::from(e),
             WireError::Protocol(p) => Error::Protocol(p),
             WireError::InvalidUtf8 => Error::InvalidUtf8,
         }

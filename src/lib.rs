@@ -45,13 +45,13 @@
 //! server.shutdown();
 //! # Ok::<(), syncws::Error>(())
 //! ```
-// The exceptions: `connection::direct::send_nonblocking` (a `sendmsg` with `MSG_DONTWAIT`),
-// `server::sys` (`poll(2)` and a `send(2)` with `MSG_NOSIGNAL`) and the SIMD loops of
+// The exceptions: `transport::sys` (a `sendmsg` with `MSG_DONTWAIT`, and `poll(2)` for a
+// socket to take more), `server::sys` (`poll(2)` and a `send(2)` with `MSG_NOSIGNAL`) and the SIMD loops of
 // `protocol::mask::simd`.
 #![deny(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
-// The layers, from the bottom up: protocol, error, handshake, extensions, connection, then
+// The layers, from the bottom up: protocol, error, transport, handshake, extensions, connection, then
 // server and client side by side, and broadcast. Each imports only from the layers below it (docs/ARCHITECTURE.md).
 mod broadcast;
 mod client;
@@ -61,10 +61,13 @@ mod extensions;
 mod handshake;
 mod protocol;
 mod server;
+mod transport;
 
 pub use crate::broadcast::{Broadcast, BroadcastStats, Published, SlowConsumer};
 pub use crate::client::{Client, ClientConfig, ClientHandle, Reconnect, connect};
 pub use crate::connection::{Handler, Outgoing, RawHandler, Session};
+#[cfg(feature = "tls")]
+pub use crate::error::{CertificateProblem, TlsError};
 pub use crate::error::{
     ConvertError, Error, ExtensionError, HandshakeError, ProtocolError, Result, SendError, TrySendError,
 };
@@ -80,6 +83,8 @@ pub use crate::extensions::{
 pub use crate::handshake::{HttpResponse, InvalidHeader, Request, Response};
 pub use crate::protocol::{CloseCode, CloseReason, Frame, Message, Opcode};
 pub use crate::server::{Config, Route, Server, ServerHandle, Stopper};
+#[cfg(feature = "tls")]
+pub use crate::transport::tls::{ClientTls, ServerTls};
 
 /// The README's examples, compiled as doc tests.
 #[cfg(doctest)]

@@ -68,6 +68,9 @@ pub(crate) struct Plan {
     pub(crate) extensions: Vec<Arc<dyn ClientExtension>>,
     /// The `Sec-WebSocket-Extensions` offer.
     pub(crate) extension_offer: String,
+    /// TLS for a `wss://` URL (the config's, or the bundled roots).
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::transport::tls::ClientTls>,
 }
 
 impl Client {
@@ -96,7 +99,8 @@ impl Client {
     /// [`Error::InvalidUrl`], [`Error::InvalidConfig`] always; without reconnect also
     /// [`Error::Connect`] (name lookup, TCP), [`Error::Handshake`] (a refusal, a wrong
     /// accept key, an unoffered subprotocol or extension, the handshake timeout, a connection
-    /// closed before the answer), [`Error::Spawn`].
+    /// closed before the answer), `Error::Tls` (feature `tls`: a certificate refused, an
+    /// alert, a server that does not speak TLS), [`Error::Spawn`].
     pub fn connect<H: Handler + Send + 'static>(self, url: &str, handler: H) -> Result<ClientHandle> {
         self.start(url, move || Target::Handler(Box::new(handler)))
     }
@@ -119,6 +123,8 @@ impl Client {
         self.config.check()?;
         let url = WsUrl::parse(url)?;
         let plan = Arc::new(Plan {
+            #[cfg(feature = "tls")]
+            tls: url.secure.then(|| self.config.tls.clone().unwrap_or_default()),
             settings: Arc::new(self.config.settings()),
             timer: client_timer()?,
             extension_offer: client_offer(&self.extensions),

@@ -41,6 +41,8 @@ pub struct ClientConfig {
     pub(crate) direct_writes: bool,
     pub(crate) read_buffer_size: usize,
     pub(crate) max_response_size: usize,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::transport::tls::ClientTls>,
     #[cfg(feature = "serde")]
     pub(crate) converter: Option<std::sync::Arc<dyn crate::extensions::ContentConverter>>,
     /// The first header that could not be added, reported by `check`.
@@ -67,6 +69,8 @@ impl Default for ClientConfig {
             direct_writes: true,
             read_buffer_size: 4 * 1024,
             max_response_size: 8 * 1024,
+            #[cfg(feature = "tls")]
+            tls: None,
             #[cfg(feature = "serde")]
             converter: None,
             bad_header: None,
@@ -218,6 +222,16 @@ impl ClientConfig {
     /// 8 KiB.
     pub fn max_response_size(mut self, bytes: usize) -> Self {
         self.max_response_size = bytes;
+        self
+    }
+
+    /// The TLS settings of `wss://` URLs (feature `tls`): whom to trust, and a client
+    /// certificate. Without them, `wss://` trusts the bundled roots
+    /// ([`ClientTls::bundled_roots`](crate::ClientTls::bundled_roots)). The TLS handshake runs
+    /// under the handshake timeout.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::transport::tls::ClientTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 

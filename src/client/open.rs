@@ -2,7 +2,6 @@
 //! connection to the connection layer, as the server's `accept` does for an accepted one.
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::sync::Arc;
 
 use super::dial::dial;
@@ -20,10 +19,11 @@ use crate::handshake::client::{ResponseFailure, UpgradeRequest, check_upgrade, r
 use crate::handshake::key::new_key;
 use crate::handshake::{Request, Response};
 use crate::protocol::inbuf::InBuf;
+use crate::transport::Stream;
 
 /// What a successful handshake settled: an open connection waiting for its handler.
 pub(crate) struct Handshaken {
-    stream: Arc<TcpStream>,
+    stream: Arc<Stream>,
     buf: InBuf,
     conn: Arc<Conn>,
     ctrl_rx: Receiver<Ctrl>,
@@ -75,11 +75,11 @@ fn attempt_handshake(
     shared: &ClientShared,
 ) -> Result<Handshaken, Error> {
     let config = &plan.config;
-    let (stream, peer) = dial(url, config.connect_timeout)?;
+    let (tcp, peer) = dial(url, config.connect_timeout)?;
     if config.nodelay {
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
     }
-    let stream = Arc::new(stream);
+    let stream = Arc::new(new_stream(plan, url, tcp)?);
     let timer = plan.timer.clone();
     let (conn, ctrl_rx) =
         Conn::new(shared::next_id(), peer, &stream, plan.settings.clone(), timer.clock(), timer);
@@ -103,8 +103,13 @@ fn attempt_handshake(
         Cut::HandshakeTimeout => Error::Handshake(HandshakeError::Timeout),
         // ClientHandle::close during the attempt.
         Cut::Shutdown => Error::Closed,
-        _ => Error::Handshake(HandshakeError::Closed(e.to_string())),
+        _ => match Error::from(e) {
+            Error::Io(e) => Error::Handshake(HandshakeError::Closed(e.to_string())),
+            tls => tls,
+        },
     };
+    #[cfg(feature = "tls")]
+    stream.tls_handshake().map_err(failed)?;
     (&*stream).write_all(&sent.to_bytes()).map_err(failed)?;
     let mut buf = InBuf::new(config.read_buffer_size);
     let response = match read_response(&mut &*stream, &mut buf, config.max_response_size) {
@@ -119,4 +124,14 @@ fn attempt_handshake(
     let (path, query) = url.path_and_query();
     let request = Request { remote_addr: peer, path, query, headers: sent.header_list() };
     Ok(Handshaken { stream, buf, conn, ctrl_rx, request, protocol, extensions, response })
+}
+
+/// The connection's stream: plain, or a TLS session (`wss://`) whose handshake is to run.
+fn new_stream(plan: &Plan, url: &WsUrl, tcp: std::net::TcpStream) -> Result<Stream, Error> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = plan.tls.as_ref().filter(|_| url.secure) {
+        return Ok(Stream::tls(tcp, tls.session(&url.host)?));
+    }
+    let _ = (plan, url);
+    Ok(Stream::plain(tcp))
 }

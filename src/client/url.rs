@@ -1,10 +1,13 @@
-//! `ws://` URLs (RFC 6455 §3): host, port, and the resource (path and query) to request.
+//! `ws://` and `wss://` URLs (RFC 6455 §3): TLS or not, host, port, and the resource (path
+//! and query) to request.
 
 use crate::error::Error;
 
-/// A parsed `ws://` URL.
+/// A parsed `ws://` or `wss://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct WsUrl {
+    /// `wss://`: TLS.
+    pub(crate) secure: bool,
     /// The host as dialed: a name, an IPv4 address, or an IPv6 address without brackets.
     pub(crate) host: String,
     pub(crate) port: u16,
@@ -18,18 +21,21 @@ impl WsUrl {
     /// Parses `url`.
     ///
     /// # Errors
-    /// [`Error::InvalidUrl`] for another scheme (`wss://` included: TLS is not built in
-    /// yet), a missing host, a bad port, user info, a fragment, or spaces and control
+    /// [`Error::InvalidUrl`] for another scheme (`wss://` too without the `tls` feature), a
+    /// missing host, a bad port, user info, a fragment, or spaces and control
     /// characters.
     pub(crate) fn parse(url: &str) -> Result<WsUrl, Error> {
         let bad = |why| Error::InvalidUrl { url: url.to_owned(), why };
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme (expected ws://)"))?;
-        if scheme.eq_ignore_ascii_case("wss") {
-            return Err(bad("wss:// needs TLS, which this build of syncws does not have"));
+        let (scheme, rest) =
+            url.split_once("://").ok_or_else(|| bad("no scheme (expected ws:// or wss://)"))?;
+        let secure = scheme.eq_ignore_ascii_case("wss");
+        if secure && cfg!(not(feature = "tls")) {
+            return Err(bad("wss:// needs TLS: build syncws with the `tls` feature"));
         }
-        if !scheme.eq_ignore_ascii_case("ws") {
-            return Err(bad("the scheme must be ws://"));
+        if !secure && !scheme.eq_ignore_ascii_case("ws") {
+            return Err(bad("the scheme must be ws:// or wss://"));
         }
+        let default_port = if secure { 443 } else { 80 };
         if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(bad("spaces and control characters are not allowed"));
         }
@@ -69,15 +75,15 @@ impl WsUrl {
             return Err(bad("an IPv6 address must be in brackets, as in ws://[::1]:8080/"));
         }
         let port = match port {
-            None => 80,
+            None => default_port,
             Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
                 p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| bad("bad port"))?
             }
             Some(_) => return Err(bad("bad port")),
         };
         let bracketed = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
-        let host_header = if port == 80 { bracketed } else { format!("{bracketed}:{port}") };
-        Ok(WsUrl { host: host.to_owned(), port, host_header, resource })
+        let host_header = if port == default_port { bracketed } else { format!("{bracketed}:{port}") };
+        Ok(WsUrl { secure, host: host.to_owned(), port, host_header, resource })
     }
 
     /// The resource's path (before `?`) and query.
@@ -115,10 +121,31 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tls")]
+    fn wss_urls_default_to_port_443() {
+        let u = WsUrl::parse("wss://example.com/live").unwrap();
+        assert!(u.secure);
+        assert_eq!((u.port, u.host_header.as_str()), (443, "example.com"));
+        let u = WsUrl::parse("WSS://example.com:8443").unwrap();
+        assert_eq!((u.port, u.host_header.as_str()), (8443, "example.com:8443"));
+        let u = WsUrl::parse("wss://example.com:80/").unwrap();
+        assert_eq!(u.host_header, "example.com:80");
+        assert!(!WsUrl::parse("ws://example.com:443/").unwrap().secure);
+        assert_eq!(WsUrl::parse("ws://example.com:443/").unwrap().host_header, "example.com:443");
+    }
+
+    #[test]
+    #[cfg(not(feature = "tls"))]
+    fn wss_needs_the_tls_feature() {
+        let e = WsUrl::parse("wss://h/").unwrap_err();
+        assert!(e.to_string().contains("`tls` feature"), "{e}");
+    }
+
+    #[test]
     fn what_is_refused() {
         for bad in [
             "http://h/",
-            "wss://h/",
+            "https://h/",
             "h:80",
             "ws://",
             "ws://:80/",

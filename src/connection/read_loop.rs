@@ -2,7 +2,6 @@
 //! rule of RFC 6455 §5 checked.
 
 use std::io;
-use std::net::TcpStream;
 use std::sync::Arc;
 
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
@@ -14,6 +13,7 @@ use crate::protocol::close::parse_close;
 use crate::protocol::read::{FrameReader, Header, is_text};
 use crate::protocol::utf8::Utf8Check;
 use crate::protocol::{CloseCode, Frame, Message, Opcode};
+use crate::transport::Stream;
 
 /// How the read loop ended.
 #[derive(Debug)]
@@ -44,7 +44,7 @@ pub(crate) struct Framing {
 
 /// The read side of one connection.
 pub(crate) struct ReadLoop<'a> {
-    stream: &'a TcpStream,
+    stream: &'a Stream,
     frames: FrameReader,
     conn: &'a Arc<Conn>,
     /// The message being assembled: `message[..message_len]` (the `Vec` may be longer, with
@@ -65,7 +65,7 @@ pub(crate) struct ReadLoop<'a> {
 
 impl<'a> ReadLoop<'a> {
     pub(crate) fn new(
-        stream: &'a TcpStream,
+        stream: &'a Stream,
         frames: FrameReader,
         conn: &'a Arc<Conn>,
         framing: Framing,
@@ -93,6 +93,11 @@ impl<'a> ReadLoop<'a> {
                 Ok(None) => {}
                 Ok(Some(ending)) => return ending,
                 Err(Error::Io(e)) => return Ending::Dropped(Some(e)),
+                // A broken TLS session cannot carry a close frame.
+                #[cfg(feature = "tls")]
+                Err(Error::Tls(e)) => {
+                    return Ending::Dropped(Some(crate::transport::tls::failure::io_error(e)));
+                }
                 Err(e) => return Ending::Failed(e),
             }
         }

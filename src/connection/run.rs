@@ -1,7 +1,7 @@
 //! An open connection's life, on the thread that accepted (or dialed) it: start the write
 //! loop, call the handler, run the read loop, and end the session.
 
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
@@ -19,11 +19,12 @@ use crate::handshake::{Request, Response};
 use crate::protocol::CloseReason;
 use crate::protocol::inbuf::InBuf;
 use crate::protocol::read::FrameReader;
+use crate::transport::Stream;
 
 /// What the opening handshake settled for a connection that is now a WebSocket.
 pub(crate) struct Opened {
     /// The connection's socket, shared by its two loops.
-    pub(crate) stream: Arc<TcpStream>,
+    pub(crate) stream: Arc<Stream>,
     /// The read buffer, which may already hold the first frames.
     pub(crate) buf: InBuf,
     pub(crate) conn: Arc<Conn>,
@@ -144,7 +145,7 @@ pub(crate) fn run(opened: Opened) -> Option<Ended> {
                 }
                 Cut::None if !conn.close_pending() => {
                     if let Some(e) = io.filter(|e| !is_reset(e)) {
-                        failure.get_or_insert(Error::Io(e));
+                        failure.get_or_insert(Error::from(e));
                     }
                 }
                 _ => {}
@@ -167,7 +168,7 @@ pub(crate) fn run(opened: Opened) -> Option<Ended> {
         }
     }
     drop(reader);
-    let _ = stream.shutdown(Shutdown::Both);
+    stream.shutdown(Shutdown::Both);
     conn.advance(Phase::Done);
     conn.run_end_hooks();
 

@@ -2,7 +2,7 @@
 //! timer and whoever accepted it.
 
 use std::fmt;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -15,6 +15,7 @@ use super::closing::Closing;
 use super::settings::Settings;
 use crate::protocol::CloseCode;
 use crate::protocol::random::MaskKeys;
+use crate::transport::Stream;
 
 /// Whoever watches a connection's deadlines (the timer): asked to look at the connection at
 /// `due_ms`, unless it already will sooner.
@@ -129,7 +130,7 @@ pub(crate) struct Conn {
     pub(crate) clock: Clock,
     /// The socket of the read and write loops, which own it: others only shut it down, and
     /// a `Session` kept after the end holds no file descriptor.
-    socket: Weak<TcpStream>,
+    socket: Weak<Stream>,
     phase: AtomicU8,
     cut: AtomicU8,
     /// The closing handshake; see [`Closing`].
@@ -180,7 +181,7 @@ impl Conn {
     pub(crate) fn new(
         id: u64,
         peer: SocketAddr,
-        socket: &Arc<TcpStream>,
+        socket: &Arc<Stream>,
         settings: Arc<Settings>,
         clock: Clock,
         timer: Arc<dyn Schedule>,
@@ -312,7 +313,7 @@ impl Conn {
     }
 
     /// The socket, while the read or write loop still holds it.
-    pub(crate) fn stream(&self) -> Option<Arc<TcpStream>> {
+    pub(crate) fn stream(&self) -> Option<Arc<Stream>> {
         self.socket.upgrade()
     }
 
@@ -404,7 +405,7 @@ impl Conn {
             log::debug!("{}: connection cut: {why:?}", self.peer);
             let how = if why == Cut::HandshakeTimeout { Shutdown::Read } else { Shutdown::Both };
             if let Some(socket) = self.socket.upgrade() {
-                let _ = socket.shutdown(how);
+                socket.shutdown(how);
             }
             let _ = self.ctrl_tx.try_send(Ctrl::Abort);
         }

@@ -11,6 +11,7 @@ use super::settings::Settings;
 use super::shared::{Conn, Ctrl};
 use super::timer::TimerQueue;
 use crate::handshake::Request;
+use crate::transport::Stream;
 
 /// A session in the open phase. Nothing drains its control lane or outgoing queue, as if its
 /// write loop were stuck.
@@ -20,7 +21,7 @@ pub(crate) struct Fixture {
     /// The connection's timer queue, which no thread serves: tests take what is due themselves.
     pub(crate) timer: Arc<TimerQueue>,
     /// Kept open for the fixture's life: both sockets and the lanes' receiving ends.
-    _keep: (Arc<TcpStream>, TcpStream, Receiver<Ctrl>, Receiver<Outbound>),
+    _keep: (Arc<Stream>, TcpStream, Receiver<Ctrl>, Receiver<Outbound>),
 }
 
 /// A fixture with `settings`.
@@ -28,7 +29,7 @@ pub(crate) fn session(settings: Settings) -> Fixture {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, peer) = listener.accept().unwrap();
-    let server_socket = Arc::new(server);
+    let server_socket = Arc::new(Stream::plain(server));
     let timer = super::timer::tests::unserved();
     let settings = Arc::new(settings);
     static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);

@@ -4,7 +4,6 @@
 
 use std::borrow::Cow;
 use std::io;
-use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, RecvError, select};
@@ -17,8 +16,9 @@ use crate::extensions::MessageEncoder;
 use crate::protocol::close::{close_payload, parse_close};
 use crate::protocol::mask::apply_mask;
 use crate::protocol::random::MaskKeys;
-use crate::protocol::write::{COPY_LIMIT, encode_frame, encode_header, write_two};
+use crate::protocol::write::{COPY_LIMIT, encode_frame, encode_header};
 use crate::protocol::{CloseCode, Frame, Message, Opcode};
+use crate::transport::Stream;
 
 /// Bytes gathered before a batch is written.
 const BATCH: usize = 64 * 1024;
@@ -55,7 +55,7 @@ enum Wake {
 }
 
 struct Writer {
-    stream: Arc<TcpStream>,
+    stream: Arc<Stream>,
     conn: Arc<Conn>,
     out: Vec<u8>,
     masks: Option<MaskKeys>,
@@ -79,7 +79,7 @@ pub(crate) struct Lanes {
 /// Runs the write loop until a close frame is written, the connection is aborted, or writing
 /// fails.
 pub(crate) fn run(
-    stream: Arc<TcpStream>,
+    stream: Arc<Stream>,
     conn: Arc<Conn>,
     lanes: Lanes,
     encoders: Vec<Box<dyn MessageEncoder>>,
@@ -110,7 +110,10 @@ impl Writer {
             let conn = Arc::clone(&self.conn);
             let mut wire = conn.wire.lock().unwrap_or_else(|e| e.into_inner());
             if !wire.pending.is_empty() {
-                write_out(&self.stream, &self.conn, &wire.pending, &[])?;
+                self.conn.set_writing(Some(self.conn.now_ms()));
+                let written = self.stream.write_rest(&wire.pending);
+                self.conn.set_writing(None);
+                written?;
                 wire.pending.clear();
             }
             let flow = self.batch(wake, ctrl, data)?;
@@ -346,7 +349,9 @@ impl Writer {
     /// the server's FIN, within the close timeout).
     fn after_close(&self) {
         if !self.conn.settings.client {
-            let _ = self.stream.shutdown(Shutdown::Write);
+            self.conn.set_writing(Some(self.conn.now_ms()));
+            self.stream.finish_writing();
+            self.conn.set_writing(None);
         }
     }
 
@@ -354,6 +359,12 @@ impl Writer {
         if !self.out.is_empty() {
             write_out(&self.stream, &self.conn, &self.out, &[])?;
             self.clear();
+        } else if self.stream.has_unsent() {
+            // Sealed by a direct write (or by the reader: an alert, a key update).
+            self.conn.set_writing(Some(self.conn.now_ms()));
+            let written = self.stream.flush_unsent();
+            self.conn.set_writing(None);
+            written?;
         }
         Ok(())
     }
@@ -368,9 +379,9 @@ impl Writer {
 
 /// Writes `head` then `body` (vectored, so a large body is not copied), blocking until all are
 /// written, with the write's start on record for the timer (a peer that stops reading).
-fn write_out(stream: &TcpStream, conn: &Conn, head: &[u8], body: &[u8]) -> io::Result<()> {
+fn write_out(stream: &Stream, conn: &Conn, head: &[u8], body: &[u8]) -> io::Result<()> {
     conn.set_writing(Some(conn.now_ms()));
-    let written = write_two(&mut &*stream, head, body);
+    let written = stream.write_frames(head, body);
     conn.set_writing(None);
     written
 }

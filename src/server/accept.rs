@@ -15,11 +15,15 @@ use crate::handshake::head::{ReadFailure, read_request};
 use crate::handshake::response::HttpResponse;
 use crate::handshake::{Rejection, Request, upgrade};
 use crate::protocol::inbuf::InBuf;
+use crate::transport::Stream;
+#[cfg(feature = "tls")]
+use crate::transport::tls::TlsSession;
 
 /// Serves one accepted connection to its end.
-pub(crate) fn serve(state: &ServerState, stream: TcpStream, peer: SocketAddr) {
+pub(crate) fn serve(state: &ServerState, tcp: TcpStream, peer: SocketAddr) {
     // One file descriptor per connection: the read loop, the write loop and the timer share
-    // it (`&TcpStream` reads and writes).
+    // it (`&Stream` reads and writes).
+    let Some(stream) = new_stream(state, tcp, peer) else { return };
     let stream = Arc::new(stream);
     let timer = state.timer.clone();
     let (conn, ctrl_rx) =
@@ -30,7 +34,12 @@ pub(crate) fn serve(state: &ServerState, stream: TcpStream, peer: SocketAddr) {
     };
     conn.watch();
     if state.config.nodelay {
-        let _ = stream.set_nodelay(true);
+        let _ = stream.tcp().set_nodelay(true);
+    }
+    // The TLS handshake runs under the handshake timeout, as the request does.
+    #[cfg(feature = "tls")]
+    if let Err(e) = stream.tls_handshake() {
+        return tls_failed(&stream, &conn, &e, peer);
     }
     let mut buf = InBuf::new(state.settings.read_buffer_size);
     let request = match read_request(&mut &*stream, &mut buf, state.config.max_request_size, peer) {
@@ -74,6 +83,44 @@ pub(crate) fn serve(state: &ServerState, stream: TcpStream, peer: SocketAddr) {
         Answer::Refuse(rejection) => return refuse(&stream, &rejection, peer, Some(&path)),
     };
     run::run(opened);
+}
+
+/// The connection's stream: plain, or a TLS session to run the handshake of.
+fn new_stream(state: &ServerState, tcp: TcpStream, peer: SocketAddr) -> Option<Stream> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &state.tls {
+        return match rustls::ServerConnection::new(tls.config()) {
+            Ok(session) => Some(Stream::tls(tcp, TlsSession::new(session.into()))),
+            Err(e) => {
+                log::warn!("{peer}: cannot start a TLS session: {e}");
+                None
+            }
+        };
+    }
+    let _ = (state, peer);
+    Some(Stream::plain(tcp))
+}
+
+/// A TLS handshake that failed: logged, and a client that spoke plain HTTP gets a plain `400`
+/// that says why (as nginx does), instead of bytes it cannot read.
+#[cfg(feature = "tls")]
+fn tls_failed(stream: &Stream, conn: &Conn, e: &std::io::Error, peer: SocketAddr) {
+    use crate::error::TlsError;
+    use crate::transport::tls::failure::tls_failure;
+    match tls_failure(e) {
+        Some(TlsError::NotTls) => {
+            log::info!("{peer}: plain HTTP on a TLS port; answered 400");
+            let rejection = Rejection::new(400, "plain HTTP sent to a TLS (https, wss) port");
+            if let Ok(tcp) = stream.tcp().try_clone() {
+                answer_and_close(&Stream::plain(tcp), &rejection.to_bytes(), peer);
+            }
+        }
+        Some(failure) => log::info!("{peer}: TLS handshake failed: {failure}"),
+        None if conn.cut_reason() == Cut::HandshakeTimeout => {
+            log::info!("{peer}: TLS handshake not completed in time; dropped");
+        }
+        None => log::debug!("{peer}: connection ended during the TLS handshake: {e}"),
+    }
 }
 
 /// What answers a request.

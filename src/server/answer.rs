@@ -17,6 +17,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use super::sys;
 use crate::error::{Error, Result};
 use crate::handshake::Rejection;
+use crate::transport::Stream;
 
 /// How long a connection that got its answer may keep sending before it is closed.
 const LINGER: Duration = Duration::from_secs(1);
@@ -26,7 +27,7 @@ const MAX_LINGERING: usize = 256;
 const HANDOFF: usize = 64;
 
 /// Sends an HTTP error and closes the connection (see [`answer_and_close`]).
-pub(crate) fn refuse(stream: &TcpStream, rejection: &Rejection, peer: SocketAddr, path: Option<&str>) {
+pub(crate) fn refuse(stream: &Stream, rejection: &Rejection, peer: SocketAddr, path: Option<&str>) {
     match path {
         Some(path) => log::info!("{peer}: HTTP {} for {path} ({})", rejection.status, rejection.why),
         None => log::info!("{peer}: HTTP {} ({})", rejection.status, rejection.why),
@@ -36,16 +37,16 @@ pub(crate) fn refuse(stream: &TcpStream, rejection: &Rejection, peer: SocketAddr
 
 /// Writes an HTTP response, half-closes, and reads what the client still sends for at most
 /// [`LINGER`]. Runs on the connection's own thread.
-pub(crate) fn answer_and_close(mut stream: &TcpStream, response: &[u8], peer: SocketAddr) {
-    let _ = stream.set_write_timeout(Some(LINGER));
+pub(crate) fn answer_and_close(mut stream: &Stream, response: &[u8], peer: SocketAddr) {
+    let _ = stream.tcp().set_write_timeout(Some(LINGER));
     if let Err(e) = stream.write_all(response) {
         log::debug!("{peer}: could not write the HTTP answer: {e}");
     }
-    let _ = stream.shutdown(Shutdown::Write);
+    stream.finish_writing();
     let deadline = Instant::now() + LINGER;
     let mut scratch = [0u8; 512];
     while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
-        let _ = stream.set_read_timeout(Some(left));
+        let _ = stream.tcp().set_read_timeout(Some(left));
         match stream.read(&mut scratch) {
             Ok(n) if n > 0 => {}
             _ => break,

@@ -38,12 +38,19 @@ use crate::handshake::{HttpResponse, Request};
 pub struct Server {
     config: Config,
     router: Router,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::transport::tls::ServerTls>,
 }
 
 impl Server {
     /// A server with `config` and no routes yet.
     pub fn new(config: Config) -> Self {
-        Server { config, router: Router::default() }
+        Server {
+            config,
+            router: Router::default(),
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
     }
 
     /// Serves `path` with a handler per connection, made by `factory` (Ktor's
@@ -104,6 +111,17 @@ impl Server {
         self.http_route(path, move |_| response.clone())
     }
 
+    /// Serves every connection over TLS (`https://` and `wss://`; feature `tls`). The TLS
+    /// handshake runs on the connection's thread, under the handshake timeout, and counts
+    /// against `max_connections` like a WebSocket handshake. A client that speaks plain HTTP
+    /// gets a plain `400`; over `max_connections`, connections are closed without an answer
+    /// (a `503` would need a TLS handshake on the listener's thread).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::transport::tls::ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Serves every path that has no route of its own with `route`, instead of answering 404.
     pub fn fallback(mut self, route: Route) -> Self {
         self.router.set_fallback(route);
@@ -125,7 +143,13 @@ impl Server {
         let (wake_tx, wake_rx) = UnixStream::pair()?;
         let timer = Timer::start("syncws-timer").map_err(Error::Spawn)?;
         let refuser = Refuser::start()?;
-        let state = Arc::new(ServerState::new(self.config, self.router, timer.queue().clone()));
+        #[allow(unused_mut)]
+        let mut state = ServerState::new(self.config, self.router, timer.queue().clone());
+        #[cfg(feature = "tls")]
+        {
+            state.tls = self.tls;
+        }
+        let state = Arc::new(state);
         let s = state.clone();
         let listener = thread::Builder::new()
             .name("syncws-listen".to_owned())

@@ -48,6 +48,11 @@ pub(crate) fn accept_loop(
         };
         let _ = stream.set_nonblocking(false);
         if state.live() >= state.config.max_connections {
+            #[cfg(feature = "tls")]
+            if state.tls.is_some() {
+                log::warn!("{peer}: too many connections; TLS connection closed");
+                continue;
+            }
             refuser.refuse_busy(stream, &Rejection::new(503, "too many connections"), peer);
             continue;
         }

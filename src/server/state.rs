@@ -18,6 +18,9 @@ pub(crate) struct ServerState {
     pub(crate) settings: Arc<Settings>,
     pub(crate) timer: Arc<TimerQueue>,
     pub(crate) registry: Arc<Registry>,
+    /// TLS on every connection, if set.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::transport::tls::ServerTls>,
     /// Connection threads running now, handshakes included.
     live: Mutex<usize>,
     live_changed: Condvar,
@@ -26,6 +29,8 @@ pub(crate) struct ServerState {
 impl ServerState {
     pub(crate) fn new(config: Config, router: Router, timer: Arc<TimerQueue>) -> Self {
         ServerState {
+            #[cfg(feature = "tls")]
+            tls: None,
             settings: Arc::new(config.settings()),
             config,
             router,

@@ -347,6 +347,8 @@ fn refusals_and_bad_answers_are_typed_errors() {
     // Nothing listens: a connect error naming the host.
     let r = connect(&silent_url);
     assert!(matches!(&r, Err(Error::Connect { host, .. }) if silent_url.contains(host.as_str())), "{r:?}");
+    assert!(matches!(connect("http://example.com/"), Err(Error::InvalidUrl { .. })));
+    #[cfg(not(feature = "tls"))]
     assert!(matches!(connect("wss://example.com/"), Err(Error::InvalidUrl { .. })));
     assert!(matches!(
         Client::new(ClientConfig::default().header("X-Evil", "a\r\nB: c"))

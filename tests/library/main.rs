@@ -16,3 +16,5 @@ mod handshake;
 mod lifecycle;
 mod protocol;
 mod raw;
+#[cfg(feature = "tls")]
+mod tls;

@@ -1,0 +1,62 @@
+//! The system calls of the transport that std does not offer: a non-blocking vectored send
+//! that raises no SIGPIPE, and waiting for a socket to take more bytes.
+
+use std::io::{self, IoSlice};
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+#[cfg(feature = "tls")]
+use std::time::Duration;
+
+/// One non-blocking `sendmsg` of `slices`, without SIGPIPE; returns how many bytes the socket
+/// took (`WouldBlock` when it took none).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[allow(unsafe_code)]
+pub(crate) fn send_nonblocking(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: an all-zero `msghdr` is valid (no name, no control data). `IoSlice` is
+    // guaranteed ABI-compatible with `iovec` on Unix; the slices outlive the call and the
+    // kernel only reads them.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = slices.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = slices.len() as _;
+    loop {
+        // SAFETY: the descriptor is owned by `stream`, alive for the call; `msg` is valid.
+        let n = unsafe { libc::sendmsg(stream.as_raw_fd(), &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Without `MSG_DONTWAIT` and `MSG_NOSIGNAL`: nothing is ever taken at once (plain
+/// connections then write everything from their write loop).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn send_nonblocking(_: &TcpStream, _: &[IoSlice<'_>]) -> io::Result<usize> {
+    Err(io::ErrorKind::WouldBlock.into())
+}
+
+/// Waits until `stream` can take more bytes (or is closed or failed), at most `timeout`
+/// (`None`: no limit); `TimedOut` after it. Only TLS writes wait this way.
+#[cfg(feature = "tls")]
+#[allow(unsafe_code)]
+pub(crate) fn wait_writable(stream: &TcpStream, timeout: Option<Duration>) -> io::Result<()> {
+    let mut poll = libc::pollfd { fd: stream.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+    let ms = timeout.map_or(-1, |t| t.as_millis().clamp(1, i32::MAX as u128) as i32);
+    loop {
+        // SAFETY: `poll` is one live, writable pollfd naming a descriptor `stream` keeps open.
+        let n = unsafe { libc::poll(&mut poll, 1, ms) };
+        match n {
+            0 => return Err(io::ErrorKind::TimedOut.into()),
+            n if n > 0 => return Ok(()),
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
