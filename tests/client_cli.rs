@@ -194,3 +194,67 @@ fn reconnect_gives_up_after_max_attempts_with_status_2() {
     // Two attempts, with a 0.25 to 0.5 s wait between them.
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// `wss://` with `--ca`, `--cert` and `--key` against a syncws server that requires a client
+/// certificate; the statuses of what goes wrong.
+#[test]
+#[cfg(feature = "tls")]
+fn wss_with_a_ca_and_a_client_certificate() {
+    use syncws::ServerTls;
+    let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs/");
+    let path = |name: &str| format!("{certs}{name}");
+    let ca = std::fs::read(path("ca.pem")).unwrap();
+    let tls = ServerTls::from_pem_files(path("server.pem"), path("server.key"))
+        .unwrap()
+        .require_client_cert(&ca)
+        .unwrap();
+    let server = start(
+        Server::new(Config::default())
+            .tls(tls)
+            .route("/echo", || support::Recorder { events: crossbeam_channel::unbounded().0 }),
+    );
+    let url = format!("wss://localhost:{}/echo", server.local_addr().port());
+    let (ca, cert, key) = (path("ca.pem"), path("client.pem"), path("client.key"));
+    let out = client(&["--ca", &ca, "--cert", &cert, "--key", &key, &url], "one\ntwo\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "one\ntwo\n");
+    // No client certificate: the server's alert, status 2.
+    let out = client(&["--ca", &ca, &url], "one\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("certificate_required"), "{}", text(&out.stderr));
+    // The bundled roots do not include the test CA.
+    let out = client(&["--cert", &cert, "--key", &key, &url], "one\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not signed by a trusted root"), "{}", text(&out.stderr));
+    for bad in [
+        &["--ca", &ca, "--system-roots", &url][..],
+        &["--cert", &cert, &url],
+        &["--ca", "/nonexistent.pem", &url],
+    ] {
+        let out = client(bad, "");
+        assert_eq!(out.status.code(), Some(1), "{bad:?}: {}", text(&out.stderr));
+    }
+    server.shutdown();
+}
+
+/// Every flag the README's TLS table names is in the help of the binary it names.
+#[test]
+#[cfg(feature = "tls")]
+fn readme_tls_table_names_real_flags() {
+    let help = |bin: &str| text(&Command::new(bin).arg("--help").output().unwrap().stdout);
+    let echo_help = help(env!("CARGO_BIN_EXE_syncws-echo"));
+    let client_help = help(env!("CARGO_BIN_EXE_syncws-client"));
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme.split("\n## TLS (wss://)\n").nth(1).expect("the TLS section");
+    let section = section.split("\n## ").next().unwrap();
+    let mut checked = 0;
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let binary = row.split('|').nth(2).unwrap_or("");
+        let help = if binary.contains("syncws-echo") { &echo_help } else { &client_help };
+        for flag in binary.split(|c: char| c == '`' || c.is_whitespace()).filter(|w| w.starts_with("--")) {
+            assert!(help.contains(flag), "README's TLS table names {flag}, which {binary} does not take");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 7, "flags found in the README's TLS table");
+}

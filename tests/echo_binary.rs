@@ -33,7 +33,8 @@ fn spawn(args: &[&str]) -> (Echo, SocketAddr) {
     let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
     for _ in 0..20 {
         let line = lines.next().expect("echo server output").unwrap();
-        if let Some(rest) = line.split("ws://").nth(1) {
+        // "echoing on ws://ADDR/..." (or wss://)
+        if let Some(rest) = line.split_once("echoing on ").and_then(|(_, url)| url.split("://").nth(1)) {
             let addr = rest.split('/').next().unwrap().parse().unwrap();
             // Keep draining the log so the server never blocks on a full pipe.
             std::thread::spawn(move || lines.for_each(drop));
@@ -99,4 +100,53 @@ fn bad_flags_fail_with_usage() {
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("duration"), "{text}");
+}
+
+/// `--tls-cert` and `--tls-key`: wss:// and https:// from PEM files, a plain 400 for plain
+/// HTTP, and SIGHUP reloading renewed files while the server runs.
+#[test]
+#[cfg(feature = "tls")]
+fn tls_from_files_and_reload_on_sighup() {
+    use syncws::{ClientConfig, ClientTls, Error, Message, TlsError};
+    let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs/");
+    let read = |name: &str| std::fs::read(format!("{certs}{name}")).unwrap();
+    let dir = std::env::temp_dir().join(format!("syncws-echo-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, read("other-server.pem")).unwrap();
+    std::fs::write(&key, read("other-server.key")).unwrap();
+    let (mut child, addr) =
+        spawn(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let url = format!("wss://localhost:{}/echo", addr.port());
+    let connect = || {
+        let config = ClientConfig::default().tls(ClientTls::ca_pem(&read("ca.pem")).unwrap());
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let client = syncws::Client::new(config).channel(&url, move |session| {
+            for m in session.incoming() {
+                let _ = tx.send(m);
+            }
+        })?;
+        Ok::<_, Error>((client, rx))
+    };
+    match connect() {
+        Err(Error::Tls(TlsError::Certificate(_))) => {}
+        other => panic!("the first certificate is not from the test CA: {:?}", other.map(|_| ())),
+    }
+    assert_eq!(status(&http(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")), 400, "plain HTTP to a TLS port");
+    std::fs::write(&cert, read("server.pem")).unwrap();
+    std::fs::write(&key, read("server.key")).unwrap();
+    signal(&child, "-HUP");
+    let mut opened = None;
+    assert!(wait_until(Duration::from_secs(10), || {
+        opened = connect().ok();
+        opened.is_some()
+    }));
+    let (client, rx) = opened.unwrap();
+    client.wait_open(READ_TIMEOUT).unwrap();
+    client.send(Message::Text("after reload".into())).unwrap();
+    assert_eq!(rx.recv_timeout(READ_TIMEOUT).unwrap(), Message::Text("after reload".into()));
+    signal(&child, "-TERM");
+    assert!(wait_exit(&mut child).success(), "SIGHUP did not end it, SIGTERM did, cleanly");
+    drop(client);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -27,7 +27,7 @@ use syncws::{
 /// A WebSocket client (syncws): sends stdin's lines, prints what arrives.
 #[derive(FromArgs, Debug)]
 struct Args {
-    /// the server's URL: ws://host:port/path?query (port, path and query optional)
+    /// the server's URL: ws://host:port/path?query or wss:// (port, path and query optional)
     #[argh(positional)]
     url: String,
     /// extra request header "Name: value" (repeatable)
@@ -73,6 +73,23 @@ struct Args {
     /// time the server has to complete the closing handshake (default 5s)
     #[argh(option, from_str_fn(parse_duration))]
     close_timeout: Option<Duration>,
+    /// wss://: trust the CAs of this PEM file instead of the bundled roots (a fleet's CA, or a
+    /// self-signed server's certificate)
+    #[cfg(feature = "tls")]
+    #[argh(option)]
+    ca: Option<String>,
+    /// wss://: trust the system's CA bundle instead of the bundled roots
+    #[cfg(feature = "tls")]
+    #[argh(switch)]
+    system_roots: bool,
+    /// wss://: present this client certificate chain (PEM, with --key) for mutual TLS
+    #[cfg(feature = "tls")]
+    #[argh(option)]
+    cert: Option<String>,
+    /// the private key of --cert (PEM)
+    #[cfg(feature = "tls")]
+    #[argh(option)]
+    key: Option<String>,
     /// log connections and errors (debug level) on standard error
     #[argh(switch, short = 'v')]
     verbose: bool,
@@ -129,12 +146,41 @@ fn config(args: &Args) -> Result<ClientConfig, String> {
     if let Some(t) = args.close_timeout {
         c = c.close_timeout(t);
     }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = tls(args)? {
+        c = c.tls(tls);
+    }
     if args.reconnect {
         c = c.reconnect(Some(Reconnect::default().max_attempts(args.max_attempts)));
     } else if args.max_attempts.is_some() {
         return Err("--max-attempts needs --reconnect".to_owned());
     }
     Ok(c)
+}
+
+/// The TLS settings from `--ca`, `--system-roots`, `--cert` and `--key`, if any was given.
+#[cfg(feature = "tls")]
+fn tls(args: &Args) -> Result<Option<syncws::ClientTls>, String> {
+    let roots = match (&args.ca, args.system_roots) {
+        (Some(_), true) => return Err("--ca and --system-roots exclude each other".to_owned()),
+        (Some(ca), false) => Some(syncws::ClientTls::ca_file(ca)),
+        (None, true) => Some(syncws::ClientTls::system_roots()),
+        (None, false) => None,
+    };
+    let identity = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => return Err("--cert and --key go together".to_owned()),
+    };
+    if roots.is_none() && identity.is_none() {
+        return Ok(None);
+    }
+    let mut tls =
+        roots.unwrap_or_else(|| Ok(syncws::ClientTls::bundled_roots())).map_err(|e| e.to_string())?;
+    if let Some((cert, key)) = identity {
+        tls = tls.client_cert_files(cert, key).map_err(|e| e.to_string())?;
+    }
+    Ok(Some(tls))
 }
 
 /// Sends stdin's lines until its end (or the client's), then closes with 1000.

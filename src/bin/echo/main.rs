@@ -105,6 +105,20 @@ struct Args {
     /// ask clients to compress each message on its own
     #[argh(switch)]
     client_no_context_takeover: bool,
+    /// serve TLS (https://, wss://) with this certificate chain, PEM, leaf first (with
+    /// --tls-key); SIGHUP reloads both files
+    #[cfg(feature = "tls")]
+    #[argh(option)]
+    tls_cert: Option<String>,
+    /// the private key of --tls-cert (PEM)
+    #[cfg(feature = "tls")]
+    #[argh(option)]
+    tls_key: Option<String>,
+    /// with --tls-cert: require client certificates signed by a CA of this PEM file (mutual
+    /// TLS)
+    #[cfg(feature = "tls")]
+    #[argh(option)]
+    tls_client_ca: Option<String>,
 }
 
 /// The defaults the help text shows, read from `Config::default()` and `Deflate::default()`
@@ -250,8 +264,26 @@ fn deflate(args: &Args) -> Deflate {
     d
 }
 
+/// The server's TLS from `--tls-cert`, `--tls-key` and `--tls-client-ca`, if given.
+#[cfg(feature = "tls")]
+fn tls(args: &Args) -> Result<Option<syncws::ServerTls>, String> {
+    let (cert, key) = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => (cert, key),
+        (None, None) if args.tls_client_ca.is_none() => return Ok(None),
+        (None, None) => return Err("--tls-client-ca needs --tls-cert and --tls-key".to_owned()),
+        _ => return Err("--tls-cert and --tls-key go together".to_owned()),
+    };
+    let mut tls = syncws::ServerTls::from_pem_files(cert, key).map_err(|e| e.to_string())?;
+    if let Some(ca) = &args.tls_client_ca {
+        tls = tls.require_client_cert_file(ca).map_err(|e| e.to_string())?;
+    }
+    Ok(Some(tls))
+}
+
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     logger::init(args.log_level, false)?;
+    #[cfg(feature = "tls")]
+    let tls = tls(&args)?;
     let echo = || Route::handler(|| Echo).protocols(args.protocol.clone());
     let mut server = Server::new(config(&args)).route_with(&args.path, echo());
     if !args.no_page {
@@ -263,18 +295,46 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.any_path {
         server = server.fallback(echo());
     }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &tls {
+        server = server.tls(tls.clone());
+    }
+    #[cfg(feature = "tls")]
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    #[cfg(not(feature = "tls"))]
+    let scheme = "ws";
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    // SIGHUP reloads the certificate (and only then is it caught: otherwise it ends the
+    // process, as it always did).
+    #[cfg(feature = "tls")]
+    if tls.is_some() {
+        signals.add_signal(signal_hook::consts::SIGHUP)?;
+    }
     let handle = server.bind(args.listen.as_str()).map_err(|e| match e {
         syncws::Error::Bind { .. } | syncws::Error::InvalidConfig { .. } => e.to_string(),
         e => format!("cannot listen on {}: {e}", args.listen),
     })?;
     log::info!(
-        "echoing on ws://{}{}{}",
+        "echoing on {scheme}://{}{}{}",
         handle.local_addr(),
         args.path,
         if args.any_path { " and every other path" } else { "" }
     );
-    if let Some(signal) = signals.forever().next() {
+    // SIGINT or SIGTERM ends the loop; SIGHUP (with TLS) reloads the certificate.
+    let stop = signals.forever().find(|&signal| {
+        #[cfg(feature = "tls")]
+        if signal == signal_hook::consts::SIGHUP {
+            match tls.as_ref().map(syncws::ServerTls::reload) {
+                Some(Ok(())) => log::info!("SIGHUP: certificate reloaded; new connections use it"),
+                Some(Err(e)) => log::error!("SIGHUP: certificate not reloaded, the old one stays: {e}"),
+                None => {}
+            }
+            return false;
+        }
+        let _ = signal;
+        true
+    });
+    if let Some(signal) = stop {
         log::info!("signal {signal}: shutting down");
     }
     let stuck = handle.shutdown();

@@ -29,13 +29,15 @@ fn problem(c: &CertificateError) -> CertificateProblem {
     }
 }
 
-/// `BadCertificate` as the RFC spells it: `bad_certificate`.
+/// `BadCertificate` as the RFC spells it: `bad_certificate` (and `UnknownCA`: `unknown_ca`).
 fn alert_name(debug: &str) -> String {
     let mut name = String::with_capacity(debug.len() + 4);
-    for (i, c) in debug.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
+    let mut after_lower = false;
+    for c in debug.chars() {
+        if c.is_ascii_uppercase() && after_lower {
             name.push('_');
         }
+        after_lower = c.is_ascii_lowercase();
         name.push(c.to_ascii_lowercase());
     }
     name
@@ -60,6 +62,7 @@ mod tests {
     fn alert_names_follow_the_rfc() {
         assert_eq!(alert_name("BadCertificate"), "bad_certificate");
         assert_eq!(alert_name("CertificateRequired"), "certificate_required");
+        assert_eq!(alert_name("UnknownCA"), "unknown_ca");
         assert_eq!(alert_name("Unknown(200)"), "unknown(200)");
     }
 
