@@ -55,17 +55,23 @@ impl Drop for Echo {
     }
 }
 
-fn start_echo() -> Echo {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_syncws-echo"))
-        .args(["--listen", "127.0.0.1:0", "--log-level", "info"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+/// The echo binary; over TLS with the test certificate (`tests/certs/`) if `tls`.
+fn start_echo(tls: bool) -> Echo {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_syncws-echo"));
+    command.args(["--listen", "127.0.0.1:0", "--log-level", "info"]);
+    if tls {
+        command.args([
+            "--tls-cert",
+            &support::cert_path("server.pem"),
+            "--tls-key",
+            &support::cert_path("server.key"),
+        ]);
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let addr = loop {
         let line = lines.next().expect("echo server output").unwrap();
-        if let Some(rest) = line.split("ws://").nth(1) {
+        if let Some(rest) = line.split_once("echoing on ").and_then(|(_, url)| url.split("://").nth(1)) {
             break rest.split('/').next().unwrap().to_owned();
         }
     };
@@ -77,21 +83,56 @@ fn start_echo() -> Echo {
 #[ignore = "installs Chromium (apt, as root) and playwright-core (npm); SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
 fn the_echo_page_works_in_headless_chromium() {
     let dir = setup();
-    let mut echo = start_echo();
+    let echo = start_echo(false);
     let addr: std::net::SocketAddr = echo.1.parse().unwrap();
     assert_eq!(status(&support::http(addr, "GET /nothing-here HTTP/1.1\r\nHost: t\r\n\r\n")), 404);
+    page_in_chromium(dir, echo, &format!("http://{addr}/"), "echo-page.png", None);
+}
 
-    let shot = dir.join("echo-page.png");
+/// The page over `https://` and its WebSocket over `wss://`, with Chromium trusting the test CA
+/// as a user would: in its NSS database (`$HOME/.pki/nssdb`, made with NSS's `certutil` in a
+/// home of its own), without `--ignore-certificate-errors`.
+#[cfg(feature = "tls")]
+#[test]
+#[ignore = "installs Chromium and libnss3-tools (apt, as root) and playwright-core (npm); SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn the_echo_page_works_over_https_in_headless_chromium() {
+    let dir = setup();
+    if !Path::new("/usr/bin/certutil").exists() {
+        let ok = Command::new("sh")
+            .args(["-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnss3-tools"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "could not install libnss3-tools (certutil) with apt-get");
+    }
+    let home = dir.join("home-with-test-ca");
+    let nssdb = home.join(".pki/nssdb");
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&nssdb).unwrap();
+    let db = format!("sql:{}", nssdb.display());
+    let certutil = |args: &[&str]| {
+        let ok = Command::new("certutil").args(args).status().unwrap();
+        assert!(ok.success(), "certutil {args:?}");
+    };
+    certutil(&["-N", "-d", &db, "--empty-password"]);
+    certutil(&["-A", "-d", &db, "-n", "syncws test CA", "-t", "C,,", "-i", &support::cert_path("ca.pem")]);
+    let echo = start_echo(true);
+    let port = echo.1.rsplit(':').next().unwrap().to_owned();
+    page_in_chromium(dir, echo, &format!("https://localhost:{port}/"), "echo-page-https.png", Some(&home));
+}
+
+/// Loads `url` (the echo page) in headless Chromium, through every step of `browser_e2e.js`,
+/// then stops `echo` with SIGTERM and checks that the page saw 1001. `home`: Chromium's home
+/// (its certificate database).
+fn page_in_chromium(dir: &Path, mut echo: Echo, url: &str, screenshot: &str, home: Option<&Path>) {
+    let shot = dir.join(screenshot);
     let _ = std::fs::remove_file(&shot);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/browser_e2e.js");
-    let mut node = Command::new("node")
-        .arg(script)
-        .arg(format!("http://{addr}/"))
-        .arg(&shot)
-        .env("NODE_PATH", dir.join("node_modules"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node is needed");
+    let mut command = Command::new("node");
+    command.arg(script).arg(url).arg(&shot).env("NODE_PATH", dir.join("node_modules"));
+    if let Some(home) = home {
+        command.env("HOME", home);
+    }
+    let mut node = command.stdout(Stdio::piped()).spawn().expect("node is needed");
     let mut steps = std::collections::HashMap::new();
     for line in BufReader::new(node.stdout.take().unwrap()).lines() {
         let line = line.unwrap();

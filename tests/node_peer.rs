@@ -37,10 +37,17 @@ fn node_dir() -> &'static PathBuf {
 }
 
 fn run(url: &str, mode: &str) -> String {
+    run_with(url, mode, &[])
+}
+
+/// [`run`] with environment variables (the TLS files: `SYNCWS_CA`, `SYNCWS_CLIENT_CERT`,
+/// `SYNCWS_CLIENT_KEY`).
+fn run_with(url: &str, mode: &str, env: &[(&str, String)]) -> String {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/node_client.js");
     let out = Command::new("node")
         .arg(script)
         .args([url, mode])
+        .envs(env.iter().cloned())
         .env("NODE_PATH", node_dir().join("node_modules"))
         .output()
         .expect("node is needed");
@@ -89,4 +96,43 @@ fn the_client_against_a_node_ws_server_with_and_without_compression() {
         let server = PeerServer::start(command);
         client_against(&server, deflate, true);
     }
+}
+
+/// Node's `ws` over `https` (OpenSSL) against the TLS server, with a client certificate the
+/// server requires, and permessage-deflate on.
+#[cfg(feature = "tls")]
+#[test]
+#[ignore = "installs Node ws with npm into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn node_ws_over_wss_with_a_client_certificate() {
+    let tls = syncws::ServerTls::from_pem_files(cert_path("server.pem"), cert_path("server.key"))
+        .unwrap()
+        .require_client_cert_file(cert_path("ca.pem"))
+        .unwrap();
+    let server =
+        start(Server::new(Config::default()).tls(tls).extension(Deflate::default().min_size(0)).route_with(
+            "/echo",
+            Route::channel(|s| {
+                for m in s.incoming() {
+                    let _ = s.send(m);
+                }
+            }),
+        ));
+    let env = [
+        ("SYNCWS_CA", cert_path("ca.pem")),
+        ("SYNCWS_CLIENT_CERT", cert_path("client.pem")),
+        ("SYNCWS_CLIENT_KEY", cert_path("client.key")),
+    ];
+    let out = run_with(&format!("wss://localhost:{}/echo", server.local_addr().port()), "context", &env);
+    assert!(out.starts_with("ok permessage-deflate"), "{out}");
+}
+
+/// The syncws client over TLS against a Node `ws` server on `https`.
+#[cfg(feature = "tls")]
+#[test]
+#[ignore = "installs Node ws with npm into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn the_client_over_wss_against_a_node_ws_server() {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/node_server.js");
+    let mut command = Command::new("node");
+    command.arg(&script).arg("deflate").env("NODE_PATH", node_dir().join("node_modules"));
+    client_against(&PeerServer::start_tls(command), true, true);
 }

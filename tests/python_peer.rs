@@ -45,7 +45,18 @@ fn script() -> PathBuf {
 
 /// Runs a scenario to completion (at most 60 s) and returns its output.
 fn run(scenario: &str, url: &str) -> String {
-    let out = Command::new(python()).arg(script()).args([scenario, url]).output().unwrap();
+    run_with(scenario, url, &[])
+}
+
+/// [`run`] with environment variables (the TLS files: `SYNCWS_CA`, `SYNCWS_CLIENT_CERT`,
+/// `SYNCWS_CLIENT_KEY`).
+fn run_with(scenario: &str, url: &str, env: &[(&str, String)]) -> String {
+    let out = Command::new(python())
+        .arg(script())
+        .args([scenario, url])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "python {scenario} failed:\n{text}");
     text
@@ -156,4 +167,40 @@ fn the_client_against_a_python_websockets_server_with_and_without_compression() 
         command.arg(&script).arg(mode);
         client_against(&PeerServer::start(command), deflate, false);
     }
+}
+
+/// Python's `ssl` (OpenSSL) against the TLS server with mutual TLS: the whole echo scenario with
+/// a client certificate, and a client without one refused.
+#[cfg(feature = "tls")]
+#[test]
+#[ignore = "installs Python websockets with pip into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn python_over_wss_with_a_client_certificate() {
+    let tls = syncws::ServerTls::from_pem_files(cert_path("server.pem"), cert_path("server.key"))
+        .unwrap()
+        .require_client_cert_file(cert_path("ca.pem"))
+        .unwrap();
+    let config = Config::default().max_message_size(4 << 20).max_frame_size(4 << 20);
+    let server = start(Server::new(config).tls(tls).route("/echo", || KtorEcho));
+    let url = format!("wss://localhost:{}/echo", server.local_addr().port());
+    let ca = ("SYNCWS_CA", cert_path("ca.pem"));
+    let identity = [
+        ca.clone(),
+        ("SYNCWS_CLIENT_CERT", cert_path("client.pem")),
+        ("SYNCWS_CLIENT_KEY", cert_path("client.key")),
+    ];
+    let out = run_with("echo", &url, &identity);
+    assert!(out.contains("echo ok"), "{out}");
+    let out = run_with("tls_refused", &url, &[ca]);
+    assert!(out.contains("refused ok: TLSV13_ALERT_CERTIFICATE_REQUIRED"), "{out}");
+}
+
+/// The syncws client over TLS against a Python `websockets` server on `ssl`.
+#[cfg(feature = "tls")]
+#[test]
+#[ignore = "installs Python websockets with pip into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn the_client_over_wss_against_a_python_websockets_server() {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_server.py");
+    let mut command = Command::new(python());
+    command.arg(&script).arg("plain");
+    client_against(&PeerServer::start_tls(command), false, false);
 }

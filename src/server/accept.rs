@@ -102,20 +102,28 @@ fn new_stream(state: &ServerState, tcp: TcpStream, peer: SocketAddr) -> Option<S
 }
 
 /// A TLS handshake that failed: logged, and a client that spoke plain HTTP gets a plain `400`
-/// that says why (as nginx does), instead of bytes it cannot read.
+/// that says why (as nginx does), instead of bytes it cannot read. After an alert the
+/// connection closes gracefully too: a client whose first request is still unread would
+/// otherwise get a reset, which can destroy the alert before it reads it (TLS 1.3 clients send
+/// their request before they learn that their certificate was refused).
 #[cfg(feature = "tls")]
 fn tls_failed(stream: &Stream, conn: &Conn, e: &std::io::Error, peer: SocketAddr) {
     use crate::error::TlsError;
     use crate::transport::tls::failure::tls_failure;
+    let close_plainly = |answer: &[u8]| {
+        if let Ok(tcp) = stream.tcp().try_clone() {
+            answer_and_close(&Stream::plain(tcp), answer, peer);
+        }
+    };
     match tls_failure(e) {
         Some(TlsError::NotTls) => {
             log::info!("{peer}: plain HTTP on a TLS port; answered 400");
-            let rejection = Rejection::new(400, "plain HTTP sent to a TLS (https, wss) port");
-            if let Ok(tcp) = stream.tcp().try_clone() {
-                answer_and_close(&Stream::plain(tcp), &rejection.to_bytes(), peer);
-            }
+            close_plainly(&Rejection::new(400, "plain HTTP sent to a TLS (https, wss) port").to_bytes());
         }
-        Some(failure) => log::info!("{peer}: TLS handshake failed: {failure}"),
+        Some(failure) => {
+            log::info!("{peer}: TLS handshake failed: {failure}");
+            close_plainly(&[]);
+        }
         None if conn.cut_reason() == Cut::HandshakeTimeout => {
             log::info!("{peer}: TLS handshake not completed in time; dropped");
         }

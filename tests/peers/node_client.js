@@ -1,5 +1,7 @@
 // Drives a syncws server with Node's `ws` client (a peer nobody here wrote), with
 // permessage-deflate on. Usage: node node_client.js URL [no-context]
+// For wss:// URLs it trusts the CA file named by SYNCWS_CA and shows the client certificate
+// of SYNCWS_CLIENT_CERT and SYNCWS_CLIENT_KEY if they are set.
 // Prints "ok <extensions>" and exits 0, or prints the failure and exits 1.
 const WebSocket = require('ws');
 const url = process.argv[2];
@@ -10,7 +12,12 @@ const perMessageDeflate = noContext
 const fail = (why) => { console.log('FAIL ' + why); process.exit(1); };
 setTimeout(() => fail('timeout'), 20000).unref();
 
-const ws = new WebSocket(url, { perMessageDeflate });
+const fs = require('fs');
+const tls = {};
+if (process.env.SYNCWS_CA) tls.ca = fs.readFileSync(process.env.SYNCWS_CA);
+if (process.env.SYNCWS_CLIENT_CERT) tls.cert = fs.readFileSync(process.env.SYNCWS_CLIENT_CERT);
+if (process.env.SYNCWS_CLIENT_KEY) tls.key = fs.readFileSync(process.env.SYNCWS_CLIENT_KEY);
+const ws = new WebSocket(url, { perMessageDeflate, ...tls });
 const big = Buffer.alloc(100 * 1024);
 for (let i = 0; i < big.length; i++) big[i] = (i * 7) % 251;
 const expected = [['text', 'héllo deflate'], ['binary', Buffer.from([0, 1, 2, 255])], ['binary', big]];

@@ -1,18 +1,26 @@
 // A Node `ws` server for the syncws client's tests (a peer nobody here wrote).
-// Usage: node node_server.js plain|deflate
+// Usage: node node_server.js plain|deflate [CERT KEY]   (with CERT and KEY: TLS, wss://)
 // Prints "listening PORT", then "pong" at the first pong of a connection and "closed CODE
 // REASON" when one ends. Paths: /echo echoes; /fragments sends "Hello, board" in three text
 // fragments and [0, 1, 2] in two binary ones, then echoes; /close/CODE closes with CODE.
 // It pings every 0.2 s.
+const fs = require('fs');
+const https = require('https');
 const { WebSocketServer } = require('ws');
 const deflate = process.argv[2] === 'deflate';
-const wss = new WebSocketServer({
-  host: '127.0.0.1',
-  port: 0,
+const options = {
   perMessageDeflate: deflate ? { threshold: 0 } : false,
   maxPayload: 32 << 20,
-});
-wss.on('listening', () => console.log('listening ' + wss.address().port));
+};
+let wss;
+if (process.argv[4]) {
+  const server = https.createServer({ cert: fs.readFileSync(process.argv[3]), key: fs.readFileSync(process.argv[4]) });
+  wss = new WebSocketServer({ server, ...options });
+  server.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().port));
+} else {
+  wss = new WebSocketServer({ host: '127.0.0.1', port: 0, ...options });
+  wss.on('listening', () => console.log('listening ' + wss.address().port));
+}
 wss.on('connection', (ws, req) => {
   let ponged = false;
   ws.on('pong', () => {

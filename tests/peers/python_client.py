@@ -1,11 +1,46 @@
 """Drives a syncws server with Python's `websockets` client (a peer nobody here wrote).
 
 Usage: python_client.py SCENARIO URL
-Prints one line per check; exits non-zero on the first failure.
+Prints one line per check; exits non-zero on the first failure. For wss:// URLs it trusts the
+CA file named by SYNCWS_CA and shows the client certificate of SYNCWS_CLIENT_CERT and
+SYNCWS_CLIENT_KEY if they are set.
 """
+import os
+import ssl
 import sys
-from websockets.sync.client import connect
+from websockets.sync import client as sync_client
 from websockets.exceptions import ConnectionClosed
+
+
+def connect(url, **kwargs):
+    """websockets' connect, with the test CA and client certificate for wss:// URLs."""
+    if url.startswith("wss://"):
+        context = ssl.create_default_context(cafile=os.environ["SYNCWS_CA"])
+        if os.environ.get("SYNCWS_CLIENT_CERT"):
+            context.load_cert_chain(os.environ["SYNCWS_CLIENT_CERT"], os.environ["SYNCWS_CLIENT_KEY"])
+        kwargs["ssl"] = context
+    return sync_client.connect(url, **kwargs)
+
+
+def tls_refused(url):
+    """A server that requires a client certificate refuses this client, which has none: Python's
+    ssl module must see the server's alert (websockets itself reports any failure as a closed
+    stream, so this speaks TLS and HTTP by hand)."""
+    import socket
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    context = ssl.create_default_context(cafile=os.environ["SYNCWS_CA"])
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=parts.hostname) as tls:
+            tls.sendall(f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+            try:
+                data = tls.recv(1024)
+            except ssl.SSLError as e:
+                print(f"refused ok: {e.reason}")
+                return
+    raise AssertionError(f"a client without a certificate got an answer: {data!r}")
 
 
 def echo(url):
@@ -98,4 +133,5 @@ def shutdown(url):
 
 if __name__ == "__main__":
     scenario, url = sys.argv[1], sys.argv[2]
-    {"echo": echo, "deflate": deflate, "close_codes": close_codes, "subprotocol": subprotocol, "server_close": server_close, "shutdown": shutdown}[scenario](url)
+    {"echo": echo, "deflate": deflate, "close_codes": close_codes, "subprotocol": subprotocol, "server_close": server_close, "shutdown": shutdown,
+     "tls_refused": tls_refused}[scenario](url)

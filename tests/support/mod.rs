@@ -103,6 +103,8 @@ pub fn close_event(events: &Receiver<Event>) -> CloseReason {
 pub struct PeerServer {
     child: std::process::Child,
     pub port: u16,
+    /// Whether it serves TLS (its URLs are `wss://`).
+    pub tls: bool,
     pub lines: Receiver<String>,
 }
 
@@ -120,12 +122,22 @@ impl PeerServer {
         });
         let first = lines.recv_timeout(Duration::from_secs(30)).expect("the peer server prints its port");
         let port = first.strip_prefix("listening ").and_then(|p| p.trim().parse().ok()).expect(&first);
-        PeerServer { child, port, lines }
+        PeerServer { child, port, tls: false, lines }
+    }
+
+    /// Starts `command` with the test server certificate and key as its last two arguments:
+    /// a TLS server (`tests/certs/`).
+    pub fn start_tls(mut command: std::process::Command) -> PeerServer {
+        command.args([cert_path("server.pem"), cert_path("server.key")]);
+        let mut server = PeerServer::start(command);
+        server.tls = true;
+        server
     }
 
     /// The URL of `path` on it.
     pub fn url(&self, path: &str) -> String {
-        format!("ws://127.0.0.1:{}{path}", self.port)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://127.0.0.1:{}{path}", self.port)
     }
 
     /// Waits (within the read timeout) for a line starting with `prefix`; returns it.
@@ -145,6 +157,11 @@ impl Drop for PeerServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The path of a test certificate file (`tests/certs/`, made by its `make.sh`).
+pub fn cert_path(name: &str) -> String {
+    format!("{}/tests/certs/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A client handler that reports messages and the close reason on a channel.
@@ -170,6 +187,12 @@ pub fn peer_client(
         .max_frame_size(20 << 20)
         .ping_period(Some(Duration::from_millis(100)))
         .timeout(Duration::from_millis(800));
+    #[cfg(feature = "tls")]
+    let config = if url.starts_with("wss://") {
+        config.tls(syncws::ClientTls::ca_file(cert_path("ca.pem")).unwrap())
+    } else {
+        config
+    };
     let client = syncws::Client::new(config);
     #[cfg(feature = "deflate")]
     let client = if deflate { client.extension(syncws::Deflate::default().min_size(0)) } else { client };
