@@ -111,7 +111,7 @@ case $flavour in
     # Symbolizing a backtrace under qemu takes seconds, longer than the tests' read timeouts;
     # the panics that tests provoke on purpose print their message only.
     RUST_BACKTRACE=0 cargo-zigbuild test --locked --release --no-fail-fast "${std[@]}" "${std_release[@]}" \
-      --features json --lib --test library "${target_args[@]}"
+      --features json,tls --lib --test library "${target_args[@]}"
     exit
     ;;
   cargo)

@@ -16,6 +16,15 @@
 #   library's default of 6 the client spends 2.5 times the CPU on the incompressible cases
 #   (the whole run takes about 11 minutes instead of 5 here; DEFLATE_LEVEL=6 runs it so).
 #   Reports in target/autobahn-client-report/GROUP/, counts in its summary.txt.
+# Usage: scripts/autobahn.sh --tls [KOSOKU_ARGS...]
+#        scripts/autobahn.sh --client --tls [KOSOKU_ARGS...]
+#   The same over TLS, cases 1.* to 10.* by default. kosoku has no TLS of its own, so a
+#   TLS-terminating proxy (tests/peers/tls_proxy.py, Python's ssl) sits beside it: kosoku ->
+#   proxy -> wss:// server, or wss:// client -> proxy -> fuzzingserver. Every case then runs
+#   over syncws's TLS stream on the syncws side. Reports in target/autobahn-tls-report/ and
+#   target/autobahn-client-tls-report/.
+# The binaries are built with `--features cli,tls` in every mode, so that runs side by side share
+# one build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${SYNCWS_SHARED:-$root/../shared}
@@ -28,6 +37,32 @@ if [ ! -x "$venv/bin/kosoku" ]; then
 fi
 # --install: only the above (so that two runs side by side do not both install).
 [ "${1:-}" = "--install" ] && exit 0
+client_mode=
+tls=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --client) client_mode=1 ;;
+    --tls) tls=1 ;;
+    *) break ;;
+  esac
+  shift
+done
+features=cli,tls
+# The TLS proxy: start_proxy MODE TARGET_PORT sets PROXY_PORT (and PROXY_PID).
+start_proxy() {
+  local out
+  out=$(mktemp)
+  python3 tests/peers/tls_proxy.py "$1" "$2" >"$out" 2>&1 &
+  PROXY_PID=$!
+  PROXY_PORT=
+  for _ in $(seq 1 100); do
+    PROXY_PORT=$(sed -n 's/^listening //p' "$out")
+    [ -n "$PROXY_PORT" ] && break
+    sleep 0.1
+  done
+  rm -f "$out"
+  [ -n "$PROXY_PORT" ] || { echo "autobahn: the TLS proxy did not start" >&2; return 1; }
+}
 
 # Prints the verdict counts of the reports (index.json files) given and fails on a case that
 # does not pass.
@@ -59,9 +94,15 @@ run_client_group() {
   local base="ws://127.0.0.1:$port"
   "$venv/bin/kosoku" -m fuzzingserver -o "$report/$name" "$@" "127.0.0.1:$port" >"$report/$name.log" 2>&1 &
   local kosoku=$!
+  local tls_args=()
+  if [ -n "$tls" ]; then
+    start_proxy from-tls "$port"
+    base="wss://127.0.0.1:$PROXY_PORT"
+    tls_args=(--ca tests/certs/ca.pem)
+  fi
   local count=
   for _ in $(seq 1 100); do
-    count=$("$client" --listen "$base/getCaseCount" 2>/dev/null || true)
+    count=$("$client" ${tls_args[@]+"${tls_args[@]}"} --listen "$base/getCaseCount" 2>/dev/null || true)
     [ -n "$count" ] && break
     sleep 0.1
   done
@@ -69,22 +110,24 @@ run_client_group() {
   echo "autobahn: client, $name: $count cases"
   # Cases 9.* send up to 16 MiB; a case the client fails on purpose (bad frames) exits 3.
   for case in $(seq 1 "$count"); do
-    timeout 120 "$client" --echo --ping-period 0 --max-message-size 20M --deflate-level "${DEFLATE_LEVEL:-1}" \
+    timeout 120 "$client" ${tls_args[@]+"${tls_args[@]}"} --echo --ping-period 0 --max-message-size 20M --deflate-level "${DEFLATE_LEVEL:-1}" \
       "$base/runCase?case=$case&agent=syncws" 2>>"$report/$name.client.log" || true
   done
-  "$client" --listen "$base/updateReports?agent=syncws" 2>>"$report/$name.client.log" || true
+  "$client" ${tls_args[@]+"${tls_args[@]}"} --listen "$base/updateReports?agent=syncws" 2>>"$report/$name.client.log" || true
   timeout 60 tail --pid="$kosoku" -f /dev/null || { kill "$kosoku"; echo "autobahn: $name did not write its report" >&2; return 1; }
+  [ -z "$tls" ] || kill "$PROXY_PID" 2>/dev/null || true
   tail -n 1 "$report/$name.log"
 }
 
-if [ "${1:-}" = "--client" ]; then
-  shift
-  report=$root/target/autobahn-client-report
+if [ -n "$client_mode" ]; then
+  report=$root/target/autobahn-client${tls:+-tls}-report
   rm -rf "$report"
   mkdir -p "$report"
-  cargo build --release --features cli --bin syncws-client
+  cargo build --release --features "$features" --bin syncws-client
   started=$SECONDS
-  if [ $# -gt 0 ]; then
+  if [ -n "$tls" ]; then
+    if [ $# -gt 0 ]; then run_client_group all "$@"; else run_client_group core -x '12.*' -x '13.*'; fi
+  elif [ $# -gt 0 ]; then
     run_client_group all "$@"
   else
     run_client_group core -x '12.*' -x '13.*' &
@@ -102,22 +145,32 @@ if [ "${1:-}" = "--client" ]; then
     [ "$status" -eq 0 ] || exit "$status"
   fi
   summarize "$report"/*/index.json | tee "$report/summary.txt"
-  echo "autobahn: client passed in $((SECONDS - started)) s"
+  echo "autobahn: client${tls:+ over TLS} passed in $((SECONDS - started)) s"
   exit 0
 fi
 
-report=$root/target/autobahn-report
+report=$root/target/autobahn${tls:+-tls}-report
 
-cargo build --release --features cli --bin syncws-echo
+cargo build --release --features "$features" --bin syncws-echo
 source "$root/scripts/echo-server.sh"
 log=$(mktemp)
+tls_flags=()
+[ -z "$tls" ] || tls_flags=(--tls-cert tests/certs/server.pem --tls-key tests/certs/server.key)
 # Cases 9.* send up to 16 MiB messages: raise the limits above that.
 start_echo "$log" target/release/syncws-echo --listen 127.0.0.1:0 --log-level info --ping-period 0 \
-  --max-frame-size 20000000 --max-message-size 20000000
+  --max-frame-size 20000000 --max-message-size 20000000 ${tls_flags[@]+"${tls_flags[@]}"}
 trap 'kill $ECHO_PID 2>/dev/null; wait $ECHO_PID 2>/dev/null; rm -f "$log"' EXIT
 url=$ECHO_URL
-
 args=("$@")
+if [ -n "$tls" ]; then
+  port=${url#*127.0.0.1:}
+  port=${port%%/*}
+  start_proxy to-tls "$port"
+  trap 'kill $ECHO_PID $PROXY_PID 2>/dev/null; wait $ECHO_PID 2>/dev/null; rm -f "$log"' EXIT
+  url="ws://127.0.0.1:$PROXY_PORT/echo"
+  [ ${#args[@]} -gt 0 ] || args=(-x '12.*' -x '13.*')
+fi
+
 rm -rf "$report"
 echo "autobahn: running kosoku ${args[*]:-(all cases)} against $url"
 status=0
@@ -127,5 +180,6 @@ tail -n 2 "$report.log"
 summarize "$report/index.json" | tee "$report/summary.txt"
 [ "$status" -eq 0 ] || { echo "autobahn: kosoku exited $status"; exit "$status"; }
 stop_echo
+[ -z "$tls" ] || kill "$PROXY_PID" 2>/dev/null || true
 trap 'rm -f "$log"' EXIT
 echo "autobahn: passed"

@@ -8,7 +8,7 @@ start_echo() {
   ECHO_PID=$!
   ECHO_URL=
   for _ in $(seq 1 100); do
-    ECHO_URL=$(grep -o 'ws://127.0.0.1:[0-9]*/echo' "$log" | head -n1 || true)
+    ECHO_URL=$(grep -o 'wss\?://127.0.0.1:[0-9]*/echo' "$log" | head -n1 || true)
     [ -n "$ECHO_URL" ] && return 0
     sleep 0.1
   done

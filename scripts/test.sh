@@ -2,7 +2,7 @@
 # Runs every test of syncws: unit, integration (loopback; Python `websockets` in a venv and
 # Node `ws` in target/node, both installed by the tests, as clients and as servers; Chromium),
 # doc tests, the Autobahn conformance suite against the server and against the client (all 517
-# cases each), then the static board binaries (six targets, two flavours) with the library's
+# cases each, and 1.* to 10.* over TLS), then the static board binaries (six targets, two flavours) with the library's
 # tests and a probe of each binary under qemu (scripts/cross-test.sh).
 # Installs what it needs itself (apt, PyPI, npm); run it as root.
 set -euo pipefail
@@ -27,8 +27,9 @@ SYNCWS_PEER_TESTS=1 cargo test --workspace --all-features -- --include-ignored
 cargo test --no-default-features --lib
 # Autobahn against the server and against the client side by side: each keeps about 1.5 of
 # the 2 cores busy alone (kosoku runs its cases in Python), so together they take about 9
-# minutes instead of 11. The release binaries are built first, once.
-cargo build --release --features cli --bin syncws-echo --bin syncws-client
+# minutes instead of 11. The release binaries are built first, once (with TLS, for the runs
+# over TLS after them).
+cargo build --release --features cli,tls --bin syncws-echo --bin syncws-client
 scripts/autobahn.sh --install
 scripts/autobahn.sh > target/autobahn-server.log 2>&1 &
 server=$!
@@ -39,6 +40,10 @@ wait "$server" || status=$?
 wait "$client" || status=$?
 cat target/autobahn-server.log target/autobahn-client.log
 [ "$status" -eq 0 ] || { echo "test: Autobahn failed"; exit "$status"; }
+# Cases 1.* to 10.* over TLS, the server and then the client (through a TLS-terminating proxy
+# beside kosoku, which has no TLS): about a minute.
+scripts/autobahn.sh --tls
+scripts/autobahn.sh --client --tls
 # Boards: Debian's Rust 1.85 (which also checks rust-version), static binaries, tests and probes
 # under qemu.
 scripts/cross-test.sh
