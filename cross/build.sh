@@ -6,6 +6,10 @@
 #   cross/build.sh TARGETS [release]  unwinding kept: a panicking handler closes only its own
 #                                     connection (1011)
 #   cross/build.sh TARGETS min-size   panic = abort, the smallest binary
+#   cross/build.sh TARGETS tls        both binaries with TLS (feature tls: rustls and ring, whose
+#                                     C and assembly zig compiles), unwinding kept; the `tls`
+#                                     profile (release's settings, its own folder). Not in CI:
+#                                     the tests above run the TLS code on every target.
 #   cross/build.sh TARGETS test       the library's tests under qemu-user (those that need no
 #                                     peer on the host), sharing the release flavour's std
 #   cross/build.sh TARGET cargo ARGS  any cargo command with this target's settings
@@ -17,17 +21,19 @@
 # The targets and their settings are in cross/targets.sh.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-usage="usage: cross/build.sh TARGETS [release | min-size | test | cargo ARGS...]"
+usage="usage: cross/build.sh TARGETS [release | min-size | tls | test | cargo ARGS...]"
 list=${1:?$usage}
 shift
 source "$root/cross/targets.sh"
 [ "$list" = all ] && list=$all_targets
 
 # Size budgets in KiB, stripped: release 800 everywhere; min-size 384, or 512 on MIPS (MIPS32
-# code is about a third larger).
+# code is about a third larger); tls 2048, or 2560 on MIPS.
 budget() {
   case $1/$2 in
     */release) echo 800 ;;
+    mips*/tls) echo 2560 ;;
+    */tls) echo 2048 ;;
     mips*/min-size) echo 512 ;;
     *) echo 384 ;;
   esac
@@ -98,6 +104,11 @@ case $flavour in
   release)
     bins=(syncws-echo syncws-client)
     cargo-zigbuild build --locked --release "${std[@]}" "${std_release[@]}" --features cli --bin syncws-echo \
+      --bin syncws-client "${target_args[@]}"
+    ;;
+  tls)
+    bins=(syncws-echo syncws-client)
+    cargo-zigbuild build --locked --profile tls "${std[@]}" "${std_release[@]}" --features cli,tls --bin syncws-echo \
       --bin syncws-client "${target_args[@]}"
     ;;
   min-size)

@@ -122,7 +122,14 @@ fn attempt_handshake(
     let extensions = client_negotiated(&plan.extensions, answers)?;
     log::info!("{peer}: open {} (session {}, attempt {attempt})", url.resource, conn.id);
     let (path, query) = url.path_and_query();
-    let request = Request { remote_addr: peer, path, query, headers: sent.header_list() };
+    let request = Request {
+        remote_addr: peer,
+        path,
+        query,
+        headers: sent.header_list(),
+        secure: stream.is_tls(),
+        peer_certificates: stream.peer_certificates(),
+    };
     Ok(Handshaken { stream, buf, conn, ctrl_rx, request, protocol, extensions, response })
 }
 

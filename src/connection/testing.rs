@@ -39,7 +39,14 @@ pub(crate) fn session(settings: Settings) -> Fixture {
     conn.advance(super::shared::Phase::Open);
     let (out_tx, out) = crossbeam_channel::bounded(settings.queue_capacity);
     let (_in_tx, in_rx) = crossbeam_channel::bounded(0);
-    let request = Request { remote_addr: peer, path: "/".to_owned(), query: None, headers: Vec::new() };
+    let request = Request {
+        remote_addr: peer,
+        path: "/".to_owned(),
+        query: None,
+        headers: Vec::new(),
+        secure: false,
+        peer_certificates: Vec::new(),
+    };
     let info = SessionInfo {
         request,
         protocol: None,

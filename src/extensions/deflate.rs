@@ -469,6 +469,8 @@ mod tests {
             path: "/".into(),
             query: None,
             headers: vec![],
+            secure: false,
+            peer_certificates: Vec::new(),
         };
         let mut a = deflate.accept(&offer(header), &req).unwrap();
         for m in messages {
@@ -531,6 +533,8 @@ mod tests {
             path: "/".into(),
             query: None,
             headers: vec![],
+            secure: false,
+            peer_certificates: Vec::new(),
         };
         let mut a = Deflate::default().accept(&offer("permessage-deflate"), &req).unwrap();
         let mut wire = vec![0u8; 10 << 20];

@@ -77,7 +77,10 @@ fn parse_head(buf: &[u8], remote_addr: SocketAddr) -> Result<Option<(usize, Requ
         .iter()
         .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned()))
         .collect();
-    Ok(Some((used, Request { remote_addr, path, query, headers })))
+    Ok(Some((
+        used,
+        Request { remote_addr, path, query, headers, secure: false, peer_certificates: Vec::new() },
+    )))
 }
 
 fn malformed() -> Rejection {

@@ -17,6 +17,10 @@ pub struct Request {
     pub(crate) path: String,
     pub(crate) query: Option<String>,
     pub(crate) headers: Vec<(String, String)>,
+    /// Whether the connection is TLS.
+    pub(crate) secure: bool,
+    /// The peer's certificate chain over TLS (DER, leaf first), if it showed one.
+    pub(crate) peer_certificates: Vec<Vec<u8>>,
 }
 
 impl Request {
@@ -49,6 +53,19 @@ impl Request {
     /// `Sec-WebSocket-Protocol`), trimmed.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
         list_values(&self.headers, name)
+    }
+
+    /// Whether the connection is TLS (`https://`, `wss://`; feature `tls`).
+    pub fn is_tls(&self) -> bool {
+        self.secure
+    }
+
+    /// The certificate chain the peer showed over TLS, DER-encoded, leaf first: on a server
+    /// that requires client certificates (`ServerTls::require_client_cert`), the client's,
+    /// already verified against the client CAs (its subject or fingerprint names the device);
+    /// on a client, the server's. Empty without TLS or without a certificate.
+    pub fn peer_certificates(&self) -> &[Vec<u8>] {
+        &self.peer_certificates
     }
 
     /// Every value of header `name` (each header line whole, in order).

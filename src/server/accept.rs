@@ -42,7 +42,7 @@ pub(crate) fn serve(state: &ServerState, tcp: TcpStream, peer: SocketAddr) {
         return tls_failed(&stream, &conn, &e, peer);
     }
     let mut buf = InBuf::new(state.settings.read_buffer_size);
-    let request = match read_request(&mut &*stream, &mut buf, state.config.max_request_size, peer) {
+    let mut request = match read_request(&mut &*stream, &mut buf, state.config.max_request_size, peer) {
         Ok(request) => request,
         Err(ReadFailure::Reject(r)) => return refuse(&stream, &r, peer, None),
         Err(ReadFailure::Io(e)) => {
@@ -52,6 +52,8 @@ pub(crate) fn serve(state: &ServerState, tcp: TcpStream, peer: SocketAddr) {
             return refuse(&stream, &Rejection::new(408, "handshake not completed in time"), peer, None);
         }
     };
+    request.secure = stream.is_tls();
+    request.peer_certificates = stream.peer_certificates();
     let path = request.path().to_owned();
     let opened = match answer(state, request) {
         Answer::Upgrade { request, route, protocol, accept } => {

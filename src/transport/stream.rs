@@ -61,6 +61,23 @@ impl Stream {
         }
     }
 
+    /// Whether the connection is TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// The certificate chain the peer showed over TLS (DER, leaf first); empty otherwise.
+    pub(crate) fn peer_certificates(&self) -> Vec<Vec<u8>> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return tls.peer_certificates();
+        }
+        Vec::new()
+    }
+
     /// Shuts the socket down: it wakes a reader blocked in `recv` and a writer waiting.
     pub(crate) fn shutdown(&self, how: Shutdown) {
         let _ = self.tcp.shutdown(how);

@@ -417,3 +417,43 @@ fn config_errors_name_the_problem() {
     let e = ClientTls::ca_file("/nonexistent/ca.pem").unwrap_err();
     assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
 }
+
+fn der(pem: &[u8]) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::from_pem_slice(pem).unwrap().to_vec()
+}
+
+/// Each side's `Request` tells that the connection is TLS and carries the other side's
+/// certificate chain: the device's certificate on the server (mutual TLS), the server's on the
+/// client.
+#[test]
+fn peer_certificates_name_the_other_side() {
+    let (tx, seen) = crossbeam_channel::unbounded();
+    struct Identify(crossbeam_channel::Sender<(bool, Vec<Vec<u8>>)>);
+    impl Handler for Identify {
+        fn on_open(&mut self, session: &Session) {
+            let request = session.request();
+            let _ = self.0.send((request.is_tls(), request.peer_certificates().to_vec()));
+        }
+        fn on_message(&mut self, _: &Session, _: Message) {}
+    }
+    let tls = ServerTls::from_pem(SERVER, SERVER_KEY).unwrap().require_client_cert(CA).unwrap();
+    let server = start(Server::new(Config::default()).tls(tls).route("/who", move || Identify(tx.clone())));
+    let device = ClientTls::ca_pem(CA).unwrap().client_cert_pem(CLIENT, CLIENT_KEY).unwrap();
+    let (client, _) = dial(ClientConfig::default().tls(device), &wss(&server, "/who")).unwrap();
+    let (secure, chain) = seen.recv_timeout(READ_TIMEOUT).unwrap();
+    assert!(secure);
+    assert_eq!(chain, vec![der(CLIENT)], "the device's certificate, as it sent it");
+    let on_client = client.session().unwrap().request().clone();
+    assert!(on_client.is_tls());
+    assert_eq!(on_client.peer_certificates().first(), Some(&der(SERVER)));
+    drop(client);
+    // Plain connections have neither.
+    let plain = start(Server::new(Config::default()).route("/echo", || Echo));
+    let (client, _) = dial(ClientConfig::default(), &format!("ws://{}/echo", plain.local_addr())).unwrap();
+    let request = client.session().unwrap().request().clone();
+    assert!(!request.is_tls() && request.peer_certificates().is_empty());
+    drop(client);
+    server.shutdown();
+    plain.shutdown();
+}

@@ -165,6 +165,14 @@ impl TlsSession {
         Ok(if write_nonblocking(&mut tls, tcp)? { Sent::All } else { Sent::Part })
     }
 
+    /// The certificate chain the peer showed (DER, leaf first), once the handshake is done.
+    pub(crate) fn peer_certificates(&self) -> Vec<Vec<u8>> {
+        let tls = lock(&self.state);
+        tls.peer_certificates()
+            .map(|chain| chain.iter().map(|c| c.as_ref().to_vec()).collect())
+            .unwrap_or_default()
+    }
+
     /// Whether sealed bytes wait for the socket.
     pub(crate) fn has_unsent(&self) -> bool {
         lock(&self.state).wants_write()
