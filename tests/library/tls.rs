@@ -457,3 +457,39 @@ fn peer_certificates_name_the_other_side() {
     server.shutdown();
     plain.shutdown();
 }
+
+/// A client that asks for another name (SNI `other.example`) gets the server's one certificate
+/// and refuses it (as it must); the server logs the client's alert and goes on serving.
+#[test]
+fn a_wrong_sni_is_refused_by_the_client_and_the_server_goes_on() {
+    let server = echo_server();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls::pki_types::CertificateDer::from(der(CA))).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let conn = rustls::ClientConnection::new(Arc::new(config), "other.example".try_into().unwrap()).unwrap();
+    let tcp = TcpStream::connect(server.local_addr()).unwrap();
+    tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let e = tls.write_all(b"GET /echo HTTP/1.1\r\nHost: other.example\r\n\r\n").unwrap_err();
+    let refused = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    assert!(
+        matches!(
+            refused,
+            Some(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                    | rustls::CertificateError::NotValidForNameContext { .. }
+            ))
+        ),
+        "{e:?}"
+    );
+    let (good, rx) = dial(trusting_ca(), &wss(&server, "/echo")).unwrap();
+    good.send(Message::Text("next".into())).unwrap();
+    assert_eq!(rx.recv_timeout(READ_TIMEOUT).unwrap(), Message::Text("next".into()));
+    drop(good);
+    server.shutdown();
+}

@@ -266,6 +266,12 @@ impl Inbox {
             self.start = 0;
             self.end = 0;
         } else if self.end == self.buf.len() {
+            if self.start == 0 {
+                // Never read into no room (that would read as EOF): the reader gives rustls
+                // what the inbox holds before it reads more, so this cannot happen unless
+                // rustls refuses input it said it wanted.
+                return Err(io::Error::other("TLS input buffer full"));
+            }
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
