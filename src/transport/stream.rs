@@ -88,8 +88,7 @@ impl Stream {
     pub(crate) fn write_frames(&self, head: &[u8], body: &[u8]) -> io::Result<()> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
-            tls.seal(&self.tcp, head, body)?;
-            return tls.flush(&self.tcp);
+            return tls.write_all(&self.tcp, head, body);
         }
         write_two(&mut &self.tcp, head, body)
     }

@@ -25,6 +25,11 @@ use crate::error::TlsError;
 use crate::transport::stream::Sent;
 use crate::transport::sys;
 
+/// Plaintext sealed at a time: a large frame is sealed and sent in pieces of this size, so that
+/// the ciphertext waiting in rustls stays this small (not the size of a 16 MiB message); larger
+/// frames are never written directly.
+const SEAL_CHUNK: usize = 64 * 1024;
+
 /// Ciphertext read per `recv` at most. rustls keeps a record (up to 16 KiB) itself until it
 /// is complete; this only sets how much one system call takes.
 const INBOX: usize = 8 * 1024;
@@ -146,17 +151,34 @@ impl TlsSession {
         }
     }
 
-    /// Seals `head` then `body` into records, after those sealed before.
-    pub(crate) fn seal(&self, tcp: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<()> {
-        let mut tls = lock(&self.state);
-        seal_into(&mut tls, head, body)?;
-        // Out now if the socket takes it: the caller's flush then has nothing to wait for.
-        write_nonblocking(&mut tls, tcp).map(drop)
+    /// Seals `head` then `body` into records, after those sealed before, and writes them all,
+    /// blocking: [`SEAL_CHUNK`] bytes at a time, each written before the next is sealed.
+    pub(crate) fn write_all(&self, tcp: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<()> {
+        let (mut head, mut body) = (head, body);
+        loop {
+            let take = body.len().min(SEAL_CHUNK.saturating_sub(head.len()).max(1));
+            {
+                let mut tls = lock(&self.state);
+                seal_into(&mut tls, head, &body[..take])?;
+                // Out now if the socket takes it: the flush then has nothing to wait for.
+                write_nonblocking(&mut tls, tcp)?;
+            }
+            self.flush(tcp)?;
+            head = &[];
+            body = &body[take..];
+            if body.is_empty() {
+                return Ok(());
+            }
+        }
     }
 
     /// A frame written without blocking: nothing if sealed bytes already wait (the write loop
-    /// writes them, then the frame), else sealed, and what the socket takes sent.
+    /// writes them, then the frame) or if the frame is larger than [`SEAL_CHUNK`], else sealed,
+    /// and what the socket takes sent.
     pub(crate) fn send_direct(&self, tcp: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<Sent> {
+        if head.len() + body.len() > SEAL_CHUNK {
+            return Ok(Sent::Nothing);
+        }
         let mut tls = lock(&self.state);
         if tls.wants_write() {
             return Ok(Sent::Nothing);
