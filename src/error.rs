@@ -100,9 +100,9 @@ pub enum Error {
 pub enum TlsError {
     /// We refused the peer's certificate: see [`CertificateProblem`].
     Certificate(CertificateProblem),
-    /// The peer refused the handshake with this TLS alert (`bad_certificate`,
-    /// `certificate_required`, `handshake_failure`, ...): typically it did not accept our
-    /// certificate, or we sent none where one is required.
+    /// The peer sent this fatal TLS alert (`bad_certificate`, `certificate_required`,
+    /// `handshake_failure`, ...): in a handshake, typically it did not accept our certificate,
+    /// or we sent none where one is required; later, it found a record it could not accept.
     Alert(String),
     /// The peer does not speak TLS: it sent (or answered with) plain HTTP. A `wss://` URL for a
     /// `ws://` port, or `http://` to a TLS port.

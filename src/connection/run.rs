@@ -148,7 +148,16 @@ pub(crate) fn run(opened: Opened) -> Option<Ended> {
                         failure.get_or_insert(Error::from(e));
                     }
                 }
-                _ => {}
+                // A broken TLS session is reported as such even if a writer, failing on the
+                // same broken session, cut the connection first.
+                #[cfg(feature = "tls")]
+                _ => {
+                    if let Some(tls @ Error::Tls(_)) = io.map(Error::from) {
+                        failure.get_or_insert(tls);
+                    }
+                }
+                #[cfg(not(feature = "tls"))]
+                _ => drop(io),
             }
             conn.cut(Cut::Ended);
         }

@@ -47,7 +47,10 @@ pub(crate) fn serve(state: &ServerState, tcp: TcpStream, peer: SocketAddr) {
         Err(ReadFailure::Reject(r)) => return refuse(&stream, &r, peer, None),
         Err(ReadFailure::Io(e)) => {
             if conn.cut_reason() != Cut::HandshakeTimeout {
-                return log::debug!("{peer}: connection ended during handshake: {e}");
+                return match crate::Error::from(e) {
+                    crate::Error::Io(e) => log::debug!("{peer}: connection ended during handshake: {e}"),
+                    tls => log::info!("{peer}: {tls} (before the upgrade request was complete)"),
+                };
             }
             return refuse(&stream, &Rejection::new(408, "handshake not completed in time"), peer, None);
         }

@@ -84,7 +84,7 @@ impl Stream {
     }
 
     /// Writes `head` then `body`, blocking until the socket has taken all of it (the socket's
-    /// write timeout applies).
+    /// write timeout applies if one is set; the timer's cut ends a wait in any case).
     pub(crate) fn write_frames(&self, head: &[u8], body: &[u8]) -> io::Result<()> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {

@@ -493,3 +493,103 @@ fn a_wrong_sni_is_refused_by_the_client_and_the_server_goes_on() {
     drop(good);
     server.shutdown();
 }
+
+/// A rustls client over TCP to `server`, upgraded to a WebSocket on `path` (the 101 read).
+fn raw_tls_upgrade(
+    server: &ServerHandle,
+    path: &str,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls::pki_types::CertificateDer::from(der(CA))).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let conn = rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
+    let tcp = TcpStream::connect(server.local_addr()).unwrap();
+    tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(upgrade_request(path, "").as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tls.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    tls
+}
+
+/// Bytes after a peer's close_notify are ignored (RFC 8446 §6.1), and the connection ends: a
+/// reader that kept offering them to rustls (which takes nothing more) spun for ever, holding
+/// the session and its place in `max_connections`.
+#[test]
+fn bytes_after_close_notify_end_the_connection() {
+    let server = echo_server();
+    for junk in [0usize, 100, 6000, 20_000] {
+        let mut tls = raw_tls_upgrade(&server, "/echo");
+        tls.conn.send_close_notify();
+        let mut out = Vec::new();
+        while tls.conn.wants_write() {
+            tls.conn.write_tls(&mut out).unwrap();
+        }
+        out.extend(std::iter::repeat_n(0x17u8, junk));
+        tls.sock.write_all(&out).unwrap();
+        assert!(
+            wait_until(Duration::from_secs(5), || server.connections() == 0),
+            "{junk} bytes after close_notify: the connection did not end"
+        );
+        drop(tls);
+    }
+    server.shutdown();
+}
+
+/// A record that fails to decrypt (one bit flipped on the way) ends the connection with
+/// `Error::Tls` on the server's `on_error`, and close code 1006.
+#[test]
+fn a_corrupt_record_is_a_tls_error() {
+    let (tx, events) = crossbeam_channel::unbounded();
+    struct Report(crossbeam_channel::Sender<String>);
+    impl Handler for Report {
+        fn on_message(&mut self, _: &Session, _: Message) {}
+        fn on_error(&mut self, _: &Session, error: &Error) {
+            let _ = self.0.send(format!("error: {error} / tls: {}", matches!(error, Error::Tls(_))));
+        }
+        fn on_close(&mut self, _: &Session, reason: &syncws::CloseReason) {
+            let _ = self.0.send(format!("close: {}", reason.code));
+        }
+    }
+    let tls = ServerTls::from_pem(SERVER, SERVER_KEY).unwrap();
+    let server = start(Server::new(Config::default()).tls(tls).route("/r", move || Report(tx.clone())));
+    let mut tls = raw_tls_upgrade(&server, "/r");
+    let mut frame = vec![0x81, 0x85, 1, 2, 3, 4];
+    frame.extend(b"hello".iter().zip([1u8, 2, 3, 4].iter().cycle()).map(|(b, m)| b ^ m));
+    std::io::Write::write_all(&mut tls.conn.writer(), &frame).unwrap();
+    let mut record = Vec::new();
+    while tls.conn.wants_write() {
+        tls.conn.write_tls(&mut record).unwrap();
+    }
+    let last = record.len() - 1;
+    record[last] ^= 0x01;
+    tls.sock.write_all(&record).unwrap();
+    let error = events.recv_timeout(READ_TIMEOUT).unwrap();
+    assert!(error.starts_with("error: TLS failed") && error.ends_with("tls: true"), "{error}");
+    assert_eq!(events.recv_timeout(READ_TIMEOUT).unwrap(), "close: 1006");
+    drop(tls);
+    server.shutdown();
+}
+
+/// Clones share one configuration: a clone taken before `require_client_cert` (and given to the
+/// server) requires client certificates too.
+#[test]
+fn clones_share_the_configuration() {
+    let first = ServerTls::from_pem(SERVER, SERVER_KEY).unwrap();
+    let given = first.clone();
+    let _mutual = first.require_client_cert(CA).unwrap();
+    let server = tls_server(given, Config::default());
+    let e = tls_error(dial(trusting_ca(), &wss(&server, "/echo")));
+    assert_eq!(e, TlsError::Alert("certificate_required".into()));
+    server.shutdown();
+}

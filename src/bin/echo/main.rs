@@ -106,7 +106,7 @@ struct Args {
     #[argh(switch)]
     client_no_context_takeover: bool,
     /// serve TLS (https://, wss://) with this certificate chain, PEM, leaf first (with
-    /// --tls-key); SIGHUP reloads both files
+    /// --tls-key); SIGHUP reloads it and the key
     #[cfg(feature = "tls")]
     #[argh(option)]
     tls_cert: Option<String>,

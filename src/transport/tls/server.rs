@@ -88,7 +88,9 @@ impl ServerTls {
         let roots = pem::roots(ca_pem, "client CA")?;
         let mut parts = self.parts();
         parts.client_roots = Some(roots);
-        ServerTls::build(parts)
+        // Installed in place: clones made before see it too.
+        self.install(parts)?;
+        Ok(self)
     }
 
     /// [`require_client_cert`](ServerTls::require_client_cert) with the CAs of a PEM file.
@@ -102,7 +104,8 @@ impl ServerTls {
 
     /// Reads the certificate and key files again (those given to
     /// [`from_pem_files`](ServerTls::from_pem_files)); new connections use them. On any error
-    /// the server keeps the certificate it had.
+    /// the server keeps the certificate it had. The client CAs of
+    /// [`require_client_cert`](ServerTls::require_client_cert) stay as they were.
     ///
     /// # Errors
     /// [`TlsError::Config`] as for `from_pem_files`, or if this `ServerTls` was not made

@@ -200,8 +200,10 @@ impl TlsSession {
         lock(&self.state).wants_write()
     }
 
-    /// Writes every sealed byte, waiting for room in `poll` with the session unlocked (the
-    /// socket's write timeout bounds each wait).
+    /// Writes every sealed byte, waiting for room in `poll` with the session unlocked. Each
+    /// wait is bounded by the socket's write timeout if one is set (the HTTP answers set one);
+    /// a WebSocket connection sets none: the timer's cut of a stuck peer ends it, as it ends a
+    /// blocked write on a plain connection.
     pub(crate) fn flush(&self, tcp: &TcpStream) -> io::Result<()> {
         loop {
             if write_nonblocking(&mut lock(&self.state), tcp)? {
@@ -225,6 +227,12 @@ fn feed(tls: &mut Connection, inbox: &mut Inbox) -> io::Result<()> {
     while inbox.start < inbox.end {
         let mut pending = &inbox.buf[inbox.start..inbox.end];
         match tls.read_tls(&mut pending) {
+            // The peer's close_notify has come: rustls takes nothing more, and whatever
+            // follows it is to be ignored (RFC 8446 §6.1). Dropped, or this loop would spin.
+            Ok(0) => {
+                inbox.start = inbox.end;
+                return Ok(());
+            }
             Ok(n) => inbox.consume(n),
             // "received plaintext buffer full": the reader takes what is decrypted first.
             Err(_) if !tls.wants_read() => return Ok(()),
@@ -241,7 +249,14 @@ fn feed(tls: &mut Connection, inbox: &mut Inbox) -> io::Result<()> {
 fn seal_into(tls: &mut Connection, head: &[u8], body: &[u8]) -> io::Result<()> {
     let (mut a, mut b) = (head, body);
     while !a.is_empty() || !b.is_empty() {
-        let n = tls.writer().write_vectored(&[IoSlice::new(a), IoSlice::new(b)])?;
+        // After the reader met a TLS failure, rustls refuses to seal with that failure: typed
+        // here, so that it is reported as the TLS error it is, whichever thread meets it.
+        let n = tls.writer().write_vectored(&[IoSlice::new(a), IoSlice::new(b)]).map_err(|e| {
+            match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+                Some(failure) => io_error(from_rustls(failure)),
+                None => e,
+            }
+        })?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
