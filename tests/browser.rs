@@ -99,7 +99,10 @@ fn the_echo_page_works_over_https_in_headless_chromium() {
     let dir = setup();
     if !Path::new("/usr/bin/certutil").exists() {
         let ok = Command::new("sh")
-            .args(["-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnss3-tools"])
+            .args([
+                "-c",
+                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnss3-tools",
+            ])
             .status()
             .is_ok_and(|s| s.success());
         assert!(ok, "could not install libnss3-tools (certutil) with apt-get");
