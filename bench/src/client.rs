@@ -17,14 +17,43 @@ pub trait Client: Send {
     fn send(&mut self, payload: &[u8], text: bool) -> io::Result<()>;
     /// Receives the next data message's payload.
     fn recv(&mut self) -> io::Result<Vec<u8>>;
+    /// Ends the connection cleanly: a WebSocket close handshake (and TLS close_notify), then
+    /// the socket is dropped. The raw TCP client just drops it.
+    #[cfg(feature = "tls")]
+    fn close(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// Whether this connection resumed a TLS session.
+    #[cfg(feature = "tls")]
+    fn resumed(&self) -> bool {
+        false
+    }
+}
+
+/// An idle connection held by a thread that serves many.
+pub trait Idle: Send {
+    /// Reads what arrived and answers each ping; `Err` if the server closed.
+    fn poll(&mut self) -> io::Result<()>;
+    /// Pings answered so far.
+    fn pings(&self) -> u64;
 }
 
 /// Connects a client of the kind that `server` speaks.
 pub fn connect(server: &str, addr: SocketAddr, path: &str) -> io::Result<Box<dyn Client>> {
-    Ok(if server == "raw-tcp" {
-        Box::new(RawClient::connect(addr)?)
-    } else {
-        Box::new(WsClient::open(addr, path, TIMEOUT)?)
+    Ok(match server {
+        "raw-tcp" => Box::new(RawClient::connect(addr)?),
+        #[cfg(feature = "tls")]
+        "syncws-tls" => Box::new(crate::tls::TlsWs::open(addr, path, &crate::tls::full_handshakes()?)?),
+        _ => Box::new(WsClient::open(addr, path, TIMEOUT)?),
+    })
+}
+
+/// Connects an idle WebSocket of the kind that `server` speaks (pings answered by `poll`).
+pub fn connect_idle(server: &str, addr: SocketAddr) -> io::Result<Box<dyn Idle>> {
+    Ok(match server {
+        #[cfg(feature = "tls")]
+        "syncws-tls" => Box::new(crate::tls::IdleTls::connect(addr, &crate::tls::full_handshakes()?)?),
+        _ => Box::new(IdleWs::connect(addr)?),
     })
 }
 
@@ -35,6 +64,14 @@ impl Client for WsClient {
 
     fn recv(&mut self) -> io::Result<Vec<u8>> {
         Ok(self.recv_message()?.payload)
+    }
+
+    /// Close 1000, then frames until the server's close frame.
+    #[cfg(feature = "tls")]
+    fn close(&mut self) -> io::Result<()> {
+        self.write_frame(true, 0, 8, &1000u16.to_be_bytes(), true)?;
+        while self.next_frame()?.opcode != 8 {}
+        Ok(())
     }
 }
 
@@ -74,7 +111,7 @@ impl Client for RawClient {
 /// `poll` finds any, never blocks.
 pub struct IdleWs {
     client: WsClient,
-    pub pings: u64,
+    pings: u64,
 }
 
 impl IdleWs {
@@ -83,9 +120,14 @@ impl IdleWs {
         client.stream.set_nonblocking(true)?;
         Ok(IdleWs { client, pings: 0 })
     }
+}
 
-    /// Reads what arrived and answers each ping; `Err` if the server closed.
-    pub fn poll(&mut self) -> io::Result<()> {
+impl Idle for IdleWs {
+    fn pings(&self) -> u64 {
+        self.pings
+    }
+
+    fn poll(&mut self) -> io::Result<()> {
         loop {
             let frame = match self.client.next_frame() {
                 Ok(frame) => frame,

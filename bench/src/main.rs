@@ -12,6 +12,11 @@
 //! `clientidle`): the client runs as a child process too (`syncws-bench client ...`), whose CPU
 //! and memory are read the same way.
 //!
+//! With the `tls` feature, `syncws-tls` is the syncws server serving every connection over
+//! TLS (rustls, ring, the tests' EC P-256 certificate), and the `tls*` scenarios compare it
+//! with the plain syncws server in the same run: CPU per message, RSS per idle connection, and
+//! connections per second (TCP connect, TLS handshake, upgrade, one echo, close).
+//!
 //! `syncws-bench floor` measures bare threads blocked on a channel: the memory and mappings
 //! the thread-per-connection shape costs before any syncws code runs.
 
@@ -20,6 +25,8 @@ mod clients;
 mod floor;
 mod scenarios;
 mod servers;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::process::ExitCode;
 

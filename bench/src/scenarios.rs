@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 
-use crate::client::{self, IdleWs};
+use crate::client::{self, Idle};
 use crate::servers::Result;
 
 /// Run the benchmark and print a table.
@@ -17,7 +17,9 @@ use crate::servers::Result;
 #[argh(subcommand, name = "run")]
 pub struct RunArgs {
     /// scenarios to run (repeatable): pingpong32, pipelined64k, latency, text1k, deflate1k,
-    /// broadcast1k, idle1000, idle10000, client32, clientidle1000; default all but idle10000
+    /// broadcast1k, idle1000, idle10000, client32, clientidle1000; default all but idle10000.
+    /// With the tls feature (never by default): tlspingpong32, tlspipelined64k, tlsidle1000,
+    /// tlshandshake: syncws over TLS against plain syncws, rounds alternating
     #[argh(option)]
     scenario: Vec<String>,
     /// also write the results as JSON to this file
@@ -30,7 +32,7 @@ pub struct RunArgs {
     #[argh(option, default = "60")]
     idle_seconds: u64,
     /// rounds of the comparative scenarios, servers alternating; each server's row is its
-    /// median round by CPU per message (default 3)
+    /// median round by CPU per message (by RSS per connection for tlsidle1000) (default 3)
     #[argh(option, default = "3")]
     rounds: usize,
 }
@@ -86,9 +88,9 @@ pub fn run(args: RunArgs) -> Result<()> {
             "text1k" => rows.extend(compare(rounds, |server| {
                 pingpong(server, "text1k", 16, 1024, true, 10_000 / scale)
             })?),
-            "pipelined64k" => {
-                rows.extend(compare(rounds, |server| pipelined(server, 4, 64 * 1024, 8, 4_000 / scale))?)
-            }
+            "pipelined64k" => rows.extend(compare(rounds, |server| {
+                pipelined(server, "pipelined64k", 4, 64 * 1024, 8, 4_000 / scale)
+            })?),
             "latency" => rows.extend(compare(rounds, |server| latency(server, 20_000 / scale))?),
             "broadcast1k" => rows.push(broadcast(1000, 1024, 10 / scale.min(5))?),
             #[cfg(feature = "deflate")]
@@ -100,10 +102,30 @@ pub fn run(args: RunArgs) -> Result<()> {
             "deflate1k" => return Err("deflate1k: syncws-bench was built without its deflate feature".into()),
             "idle1000" => {
                 for server in ["naive-tungstenite", "syncws"] {
-                    rows.push(idle(server, 1000, args.idle_seconds / scale as u64)?);
+                    rows.push(idle(server, "idle1000", 1000, args.idle_seconds / scale as u64)?);
                 }
             }
-            "idle10000" => rows.push(idle("syncws", 10_000, args.idle_seconds / scale as u64)?),
+            "idle10000" => rows.push(idle("syncws", "idle10000", 10_000, args.idle_seconds / scale as u64)?),
+            #[cfg(feature = "tls")]
+            "tlspingpong32" => rows.extend(compare_tls(&TLS_PAIR, rounds, |server| {
+                pingpong(server, "tlspingpong32", 16, 32, false, 20_000 / scale)
+            })?),
+            #[cfg(feature = "tls")]
+            "tlspipelined64k" => rows.extend(compare_tls(&TLS_PAIR, rounds, |server| {
+                pipelined(server, "tlspipelined64k", 4, 64 * 1024, 8, 4_000 / scale)
+            })?),
+            #[cfg(feature = "tls")]
+            "tlsidle1000" => rows.extend(idle_tls(rounds, 1000 / scale, args.idle_seconds / scale as u64)?),
+            #[cfg(feature = "tls")]
+            "tlshandshake" => {
+                rows.extend(compare_tls(&["syncws", "syncws-tls", "syncws-tls, resumed"], rounds, |kind| {
+                    handshakes(kind, 4, 500 / scale)
+                })?)
+            }
+            #[cfg(not(feature = "tls"))]
+            "tlspingpong32" | "tlspipelined64k" | "tlsidle1000" | "tlshandshake" => {
+                return Err(format!("{s}: syncws-bench was built without its tls feature").into());
+            }
             "client32" => rows.extend(client_pingpong(rounds, 16, 32, 20_000 / scale)?),
             "clientidle1000" => {
                 rows.push(client_idle(1000 / scale, (args.idle_seconds / scale as u64).max(5))?)
@@ -130,16 +152,29 @@ fn compare(rounds: usize, scenario: impl FnMut(&str) -> Result<Row>) -> Result<V
 fn compare_over(
     kinds: &[&str],
     rounds: usize,
-    mut scenario: impl FnMut(&str) -> Result<Row>,
+    scenario: impl FnMut(&str) -> Result<Row>,
 ) -> Result<Vec<Row>> {
+    Ok(medians(rounds_of(kinds, rounds, scenario)?, rounds))
+}
+
+/// Every round of every kind, kinds alternating within each round: `runs[kind][round]`.
+fn rounds_of(
+    kinds: &[&str],
+    rounds: usize,
+    mut scenario: impl FnMut(&str) -> Result<Row>,
+) -> Result<Vec<Vec<Row>>> {
     let mut runs: Vec<Vec<Row>> = vec![Vec::new(); kinds.len()];
     for _ in 0..rounds {
         for (i, kind) in kinds.iter().enumerate() {
             runs[i].push(scenario(kind)?);
         }
     }
-    Ok(runs
-        .into_iter()
+    Ok(runs)
+}
+
+/// Each kind's median round by CPU per message, its rounds listed in a note.
+fn medians(runs: Vec<Vec<Row>>, rounds: usize) -> Vec<Row> {
+    runs.into_iter()
         .map(|mut rows| {
             rows.sort_by(|a, b| a.cpu_us_per_msg().total_cmp(&b.cpu_us_per_msg()));
             let all: Vec<String> = rows.iter().map(|r| format!("{:.2}", r.cpu_us_per_msg())).collect();
@@ -149,7 +184,39 @@ fn compare_over(
             }
             median
         })
-        .collect())
+        .collect()
+}
+
+/// The kinds of the TLS comparisons: plain syncws, the baseline, and syncws over TLS.
+#[cfg(feature = "tls")]
+const TLS_PAIR: [&str; 2] = ["syncws", "syncws-tls"];
+
+/// `compare_over` for TLS: `kinds[0]` is plain syncws; every other kind's row gets its CPU per
+/// message against it, of the medians and of each round (a round's kinds ran back to back).
+#[cfg(feature = "tls")]
+fn compare_tls(kinds: &[&str], rounds: usize, scenario: impl FnMut(&str) -> Result<Row>) -> Result<Vec<Row>> {
+    let runs = rounds_of(kinds, rounds, scenario)?;
+    let per_round: Vec<String> = runs[1..]
+        .iter()
+        .map(|rows| {
+            let r: Vec<String> = rows
+                .iter()
+                .zip(&runs[0])
+                .map(|(r, plain)| format!("{:.2}", r.cpu_us_per_msg() / plain.cpu_us_per_msg()))
+                .collect();
+            r.join("/")
+        })
+        .collect();
+    let mut rows = medians(runs, rounds);
+    let plain = rows[0].cpu_us_per_msg();
+    for (row, each) in rows[1..].iter_mut().zip(per_round) {
+        let ratio = format!("{:.2}x", row.cpu_us_per_msg() / plain);
+        row.notes.push(("CPU vs plain syncws".into(), ratio));
+        if rounds > 1 {
+            row.notes.push(("ratio by round".into(), each));
+        }
+    }
+    Ok(rows)
 }
 
 /// Online CPUs (not `available_parallelism`, which shrinks to the caller's affinity, and the
@@ -311,7 +378,14 @@ fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per
 }
 
 /// `conns` connections keeping `window` messages in flight.
-fn pipelined(server: &str, conns: usize, size: usize, window: usize, per_conn: usize) -> Result<Row> {
+fn pipelined(
+    server: &str,
+    name: &str,
+    conns: usize,
+    size: usize,
+    window: usize,
+    per_conn: usize,
+) -> Result<Row> {
     let srv = ServerProc::start(server, 0)?;
     let clients =
         (0..conns).map(|_| client::connect(server, srv.addr, "/echo")).collect::<std::io::Result<_>>()?;
@@ -334,7 +408,7 @@ fn pipelined(server: &str, conns: usize, size: usize, window: usize, per_conn: u
     })?;
     let mib_s = (conns * per_conn * size) as f64 / seconds / (1 << 20) as f64;
     Ok(Row {
-        scenario: "pipelined64k".into(),
+        scenario: name.into(),
         server: server.into(),
         messages: (conns * per_conn) as u64,
         seconds,
@@ -519,10 +593,10 @@ fn broadcast(clients: usize, size: usize, rounds: usize) -> Result<Row> {
     })
 }
 
-/// `n` idle connections held for `secs` with pings every 5 s (syncws): RSS, threads, and
-/// whether any was dropped.
-fn idle(server: &str, n: usize, secs: u64) -> Result<Row> {
-    let ping_secs = if server == "syncws" { 5 } else { 0 };
+/// `n` idle connections held for `secs` with pings every 5 s (syncws, syncws-tls): RSS,
+/// threads, and whether any was dropped.
+fn idle(server: &str, name: &str, n: usize, secs: u64) -> Result<Row> {
+    let ping_secs = if server.starts_with("syncws") { 5 } else { 0 };
     let srv = ServerProc::start(server, ping_secs)?;
     thread::sleep(Duration::from_millis(300));
     let (rss0, threads0) = (srv.rss_kib(), srv.threads());
@@ -531,7 +605,7 @@ fn idle(server: &str, n: usize, secs: u64) -> Result<Row> {
         // A burst of connects can overflow the listen backlog: retry a few times, paced.
         let mut tries = 0;
         let conn = loop {
-            match IdleWs::connect(srv.addr) {
+            match client::connect_idle(server, srv.addr) {
                 Ok(c) => break c,
                 Err(e) if tries < 5 => {
                     tries += 1;
@@ -555,7 +629,7 @@ fn idle(server: &str, n: usize, secs: u64) -> Result<Row> {
     let cpu0 = srv.cpu_seconds();
     let timer0 = srv.thread_cpu_seconds("syncws-timer");
     let deadline = Instant::now() + Duration::from_secs(secs.max(1));
-    let groups: Vec<Vec<IdleWs>> = {
+    let groups: Vec<Vec<Box<dyn Idle>>> = {
         let mut groups = Vec::new();
         let mut it = conns.into_iter().peekable();
         while it.peek().is_some() {
@@ -578,7 +652,7 @@ fn idle(server: &str, n: usize, secs: u64) -> Result<Row> {
                     }
                     thread::sleep(Duration::from_millis(100));
                 }
-                pings += group.iter().map(|c| c.pings).sum::<u64>();
+                pings += group.iter().map(|c| c.pings()).sum::<u64>();
                 (dropped, pings)
             })
         })
@@ -592,7 +666,7 @@ fn idle(server: &str, n: usize, secs: u64) -> Result<Row> {
     let rss2 = srv.rss_kib();
     let timer_cpu = srv.thread_cpu_seconds("syncws-timer") - timer0;
     Ok(Row {
-        scenario: format!("idle{n}"),
+        scenario: name.into(),
         server: server.into(),
         messages: pings,
         seconds: secs as f64,
@@ -605,6 +679,118 @@ fn idle(server: &str, n: usize, secs: u64) -> Result<Row> {
             ("dropped".into(), dropped.to_string()),
             ("timer thread CPU s".into(), format!("{timer_cpu:.2}")),
         ],
+    })
+}
+
+/// `n` idle connections to plain syncws and to syncws over TLS (after the TLS handshake and
+/// the upgrade, pings every 5 s), `rounds` rounds alternating; each kind's row is its median
+/// round by RSS per connection, its rounds listed.
+#[cfg(feature = "tls")]
+fn idle_tls(rounds: usize, n: usize, secs: u64) -> Result<Vec<Row>> {
+    let name = format!("tlsidle{n}");
+    let runs = rounds_of(&TLS_PAIR, rounds, |server| idle(server, &name, n, secs))?;
+    let rss = |r: &Row| -> f64 {
+        r.notes.iter().find(|(k, _)| k == "RSS/conn KiB").and_then(|(_, v)| v.parse().ok()).unwrap_or(0.0)
+    };
+    let mut rows: Vec<Row> = runs
+        .into_iter()
+        .map(|mut rows| {
+            rows.sort_by(|a, b| rss(a).total_cmp(&rss(b)));
+            let all: Vec<String> = rows.iter().map(|r| format!("{:.1}", rss(r))).collect();
+            let mut median = rows.swap_remove(rows.len() / 2);
+            if rounds > 1 {
+                median.notes.push(("RSS/conn rounds".into(), all.join("/")));
+            }
+            median
+        })
+        .collect();
+    let ratio = rss(&rows[1]) / rss(&rows[0]);
+    rows[1].notes.push(("RSS vs plain syncws".into(), format!("{ratio:.2}x")));
+    Ok(rows)
+}
+
+/// New connections, `concurrency` at a time, `per_thread` each: TCP connect, (TLS handshake,)
+/// upgrade, one 32-byte echo checked, close handshake. `kind`: syncws (plain), syncws-tls (a
+/// full TLS handshake each: the client keeps no sessions), or "syncws-tls, resumed" (the
+/// client resumes TLS 1.3 sessions from the tickets the server sent). The row's messages are
+/// connections, so msgs/s is connections per second and CPU per message the server's CPU per
+/// connection.
+#[cfg(feature = "tls")]
+fn handshakes(kind: &str, concurrency: usize, per_thread: usize) -> Result<Row> {
+    let tls = kind != "syncws";
+    let resume = kind == "syncws-tls, resumed";
+    let srv = ServerProc::start(if tls { "syncws-tls" } else { "syncws" }, 0)?;
+    let config = crate::tls::client_config(resume)?;
+    let open = move |addr| -> std::io::Result<Box<dyn client::Client>> {
+        Ok(if tls {
+            Box::new(crate::tls::TlsWs::open(addr, "/echo", &config)?)
+        } else {
+            Box::new(client::WsClient::open(addr, "/echo", client::TIMEOUT)?)
+        })
+    };
+    // One connection first: the negotiated suite for the notes, and a session to resume.
+    let negotiated = if tls {
+        let mut first = crate::tls::TlsWs::open(srv.addr, "/echo", &crate::tls::client_config(false)?)?;
+        let n = first.negotiated();
+        client::Client::close(&mut first)?;
+        n
+    } else {
+        String::new()
+    };
+    let open = Arc::new(open);
+    let addr = srv.addr;
+    let resumed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(concurrency + 1));
+    let handles: Vec<_> = (0..concurrency)
+        .map(|t| {
+            let (open, barrier, resumed) = (open.clone(), barrier.clone(), resumed.clone());
+            thread::spawn(move || -> std::io::Result<()> {
+                barrier.wait();
+                for i in 0..per_thread {
+                    let mut c = open(addr)?;
+                    let p = payload(t, i, 32, false);
+                    c.send(&p, false)?;
+                    if c.recv()? != p {
+                        return Err(std::io::Error::other("echo differs"));
+                    }
+                    if c.resumed() {
+                        resumed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    c.close()?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    barrier.wait();
+    let (cpu0, t0) = (srv.cpu_seconds(), Instant::now());
+    for h in handles {
+        h.join().map_err(|_| "client thread panicked")??;
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+    // The server may still be ending the last connections' threads: their CPU counts too.
+    thread::sleep(Duration::from_millis(300));
+    let cpu_seconds = srv.cpu_seconds() - cpu0;
+    let connections = concurrency * per_thread;
+    let mut notes = vec![
+        ("concurrency".into(), concurrency.to_string()),
+        (
+            "each".into(),
+            format!("connect, {}upgrade, one 32 B echo, close", if tls { "TLS handshake, " } else { "" }),
+        ),
+    ];
+    if tls {
+        notes.push(("TLS".into(), negotiated));
+        let r = resumed.load(std::sync::atomic::Ordering::Relaxed);
+        notes.push(("resumed".into(), format!("{r}/{connections}")));
+    }
+    Ok(Row {
+        scenario: "tlshandshake".into(),
+        server: kind.into(),
+        messages: connections as u64,
+        seconds,
+        cpu_seconds,
+        notes,
     })
 }
 

@@ -12,7 +12,8 @@ use syncws::{Broadcast, Config, Handler, Message, Route, Server, Session, SlowCo
 #[derive(FromArgs)]
 #[argh(subcommand, name = "serve")]
 pub struct ServeArgs {
-    /// syncws, raw-tcp or naive-tungstenite
+    /// syncws, syncws-tls (feature tls: wss:// with the tests' certificate), raw-tcp or
+    /// naive-tungstenite
     #[argh(option)]
     kind: String,
     /// ping period in seconds for syncws (0: off)
@@ -28,7 +29,7 @@ pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// Prints `listening ADDR`, serves, and returns when stdin reaches EOF.
 pub fn serve(args: ServeArgs) -> Result<()> {
     match args.kind.as_str() {
-        "syncws" => {
+        "syncws" | "syncws-tls" => {
             let period = (args.ping_secs > 0).then(|| Duration::from_secs(args.ping_secs));
             let config = Config::default()
                 .ping_period(period)
@@ -41,6 +42,13 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             let server = Server::new(config);
             #[cfg(feature = "deflate")]
             let server = server.extension(syncws::Deflate::default());
+            #[cfg(feature = "tls")]
+            let server =
+                if args.kind == "syncws-tls" { server.tls(crate::tls::server_tls()?) } else { server };
+            #[cfg(not(feature = "tls"))]
+            if args.kind == "syncws-tls" {
+                return Err("syncws-tls: syncws-bench was built without its tls feature".into());
+            }
             let server = server
                 .route("/echo", || Echo)
                 .route_with("/hub", Route::handler(move || Member(h.clone())))
