@@ -458,11 +458,8 @@ fn peer_certificates_name_the_other_side() {
     plain.shutdown();
 }
 
-/// A client that asks for another name (SNI `other.example`) gets the server's one certificate
-/// and refuses it (as it must); the server logs the client's alert and goes on serving.
-#[test]
-fn a_wrong_sni_is_refused_by_the_client_and_the_server_goes_on() {
-    let server = echo_server();
+/// A rustls client (trusting the test CA) over TCP to `server`, asking for `name` (its SNI).
+fn raw_tls(server: &ServerHandle, name: &str) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(rustls::pki_types::CertificateDer::from(der(CA))).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -471,10 +468,19 @@ fn a_wrong_sni_is_refused_by_the_client_and_the_server_goes_on() {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let conn = rustls::ClientConnection::new(Arc::new(config), "other.example".try_into().unwrap()).unwrap();
+    let name = rustls::pki_types::ServerName::try_from(name.to_owned()).unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
     let tcp = TcpStream::connect(server.local_addr()).unwrap();
     tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// A client that asks for another name (SNI `other.example`) gets the server's one certificate
+/// and refuses it (as it must); the server logs the client's alert and goes on serving.
+#[test]
+fn a_wrong_sni_is_refused_by_the_client_and_the_server_goes_on() {
+    let server = echo_server();
+    let mut tls = raw_tls(&server, "other.example");
     let e = tls.write_all(b"GET /echo HTTP/1.1\r\nHost: other.example\r\n\r\n").unwrap_err();
     let refused = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
     assert!(
@@ -499,18 +505,7 @@ fn raw_tls_upgrade(
     server: &ServerHandle,
     path: &str,
 ) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(rustls::pki_types::CertificateDer::from(der(CA))).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let conn = rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
-    let tcp = TcpStream::connect(server.local_addr()).unwrap();
-    tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut tls = raw_tls(server, "localhost");
     tls.write_all(upgrade_request(path, "").as_bytes()).unwrap();
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
