@@ -8,7 +8,7 @@ use rustls::RootCertStore;
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
 
 use super::pem::{self, Identity};
-use super::{ALPN_HTTP11, provider};
+use super::{ALPN_HTTP11, aes_in_hardware, provider};
 use crate::error::{Error, TlsError};
 
 /// A server's TLS: its certificate chain and private key, and optionally the CAs whose client
@@ -174,6 +174,9 @@ fn server_config(parts: &Parts, previous: Option<&ServerConfig>) -> Result<Arc<S
         .with_single_cert(chain, key)
         .map_err(|e| TlsError::Config(format!("certificate and key: {e}")))?;
     config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    // Without AES instructions the server's CPU decides: ChaCha20-Poly1305 even for a client
+    // (a browser with AES-NI, say) that would rather have AES-GCM.
+    config.ignore_client_order = !aes_in_hardware();
     if let Some(previous) = previous {
         config.session_storage = previous.session_storage.clone();
     }
