@@ -396,7 +396,7 @@ impl From<ExtensionError> for Error {
 impl From<WireError> for Error {
     fn from(e: WireError) -> Self {
         match e {
-            WireError::Io(e) => Error::from(e),
+            WireError::Io(e) => Error::Io(e),
             WireError::Protocol(p) => Error::Protocol(p),
             WireError::InvalidUtf8 => Error::InvalidUtf8,
         }

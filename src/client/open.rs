@@ -133,10 +133,11 @@ fn attempt_handshake(
     Ok(Handshaken { stream, buf, conn, ctrl_rx, request, protocol, extensions, response })
 }
 
-/// The connection's stream: plain, or a TLS session (`wss://`) whose handshake is to run.
+/// The connection's stream: plain, or a TLS session (`wss://`: the plan has TLS) whose
+/// handshake is to run.
 fn new_stream(plan: &Plan, url: &WsUrl, tcp: std::net::TcpStream) -> Result<Stream, Error> {
     #[cfg(feature = "tls")]
-    if let Some(tls) = plan.tls.as_ref().filter(|_| url.secure) {
+    if let Some(tls) = &plan.tls {
         return Ok(Stream::tls(tcp, tls.session(&url.host)?));
     }
     let _ = (plan, url);

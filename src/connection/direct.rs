@@ -4,10 +4,10 @@
 //!
 //! The write never blocks the sender: it uses `MSG_DONTWAIT`, and whatever the socket does not
 //! take at once is left for the write loop, which writes it before anything else: in
-//! [`Conn::wire`] on a plain connection, sealed in the session under TLS (where a frame
-//! is only written directly while nothing sealed waits). Order is kept because a sender writes directly only while holding the wire lock with
-//! no bytes pending and no queued message unwritten (`Conn::queued` is zero), and the write
-//! loop holds the same lock for each batch.
+//! [`Conn::wire`] on a plain connection, sealed in the session under TLS (where a frame is
+//! only written directly while nothing sealed waits). Order is kept because a sender writes
+//! directly only while holding the wire lock with no bytes pending and no queued message
+//! unwritten (`Conn::queued` is zero), and the write loop holds the same lock for each batch.
 
 use super::shared::{Conn, Ctrl, Cut};
 use crate::protocol::Message;

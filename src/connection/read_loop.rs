@@ -92,12 +92,9 @@ impl<'a> ReadLoop<'a> {
             match self.step(sink) {
                 Ok(None) => {}
                 Ok(Some(ending)) => return ending,
+                // A broken TLS session too (it cannot carry a close frame): its io::Error
+                // carries the TLS failure, typed again where the connection ends (`run`).
                 Err(Error::Io(e)) => return Ending::Dropped(Some(e)),
-                // A broken TLS session cannot carry a close frame.
-                #[cfg(feature = "tls")]
-                Err(Error::Tls(e)) => {
-                    return Ending::Dropped(Some(crate::transport::tls::failure::io_error(e)));
-                }
                 Err(e) => return Ending::Failed(e),
             }
         }
