@@ -15,21 +15,24 @@ use support::status;
 
 const PLAYWRIGHT: &str = "playwright-core@1.65.1";
 
+/// Installs Debian's `package` with apt unless `program` exists (the package lists are
+/// updated first: a fresh machine has none).
+fn apt_install(program: &str, package: &str) {
+    if Path::new(program).exists() {
+        return;
+    }
+    let script =
+        format!("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {package}");
+    let ok = Command::new("sh").args(["-c", &script]).status().is_ok_and(|s| s.success());
+    assert!(ok, "could not install Debian's {package} with apt-get");
+}
+
 /// Installs Chromium and playwright-core once per run; returns the folder with node_modules.
 fn setup() -> &'static PathBuf {
     support::require_peer_tests("installs Chromium with apt and playwright-core with npm");
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        if !Path::new("/usr/bin/chromium").exists() {
-            let ok = Command::new("sh")
-                .args([
-                    "-c",
-                    "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
-                ])
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "could not install Debian's chromium with apt-get");
-        }
+        apt_install("/usr/bin/chromium", "chromium");
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser");
         if !dir.join("node_modules/playwright-core/package.json").exists() {
             std::fs::create_dir_all(&dir).unwrap();
@@ -97,16 +100,7 @@ fn the_echo_page_works_in_headless_chromium() {
 #[ignore = "installs Chromium and libnss3-tools (apt, as root) and playwright-core (npm); SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
 fn the_echo_page_works_over_https_in_headless_chromium() {
     let dir = setup();
-    if !Path::new("/usr/bin/certutil").exists() {
-        let ok = Command::new("sh")
-            .args([
-                "-c",
-                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnss3-tools",
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "could not install libnss3-tools (certutil) with apt-get");
-    }
+    apt_install("/usr/bin/certutil", "libnss3-tools");
     let home = dir.join("home-with-test-ca");
     let nssdb = home.join(".pki/nssdb");
     let _ = std::fs::remove_dir_all(&home);

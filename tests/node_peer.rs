@@ -104,10 +104,7 @@ fn the_client_against_a_node_ws_server_with_and_without_compression() {
 #[test]
 #[ignore = "installs Node ws with npm into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
 fn node_ws_over_wss_with_a_client_certificate() {
-    let tls = syncws::ServerTls::from_pem_files(cert_path("server.pem"), cert_path("server.key"))
-        .unwrap()
-        .require_client_cert_file(cert_path("ca.pem"))
-        .unwrap();
+    let tls = mutual_tls();
     let server =
         start(Server::new(Config::default()).tls(tls).extension(Deflate::default().min_size(0)).route_with(
             "/echo",

@@ -175,10 +175,7 @@ fn the_client_against_a_python_websockets_server_with_and_without_compression() 
 #[test]
 #[ignore = "installs Python websockets with pip into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
 fn python_over_wss_with_a_client_certificate() {
-    let tls = syncws::ServerTls::from_pem_files(cert_path("server.pem"), cert_path("server.key"))
-        .unwrap()
-        .require_client_cert_file(cert_path("ca.pem"))
-        .unwrap();
+    let tls = mutual_tls();
     let config = Config::default().max_message_size(4 << 20).max_frame_size(4 << 20);
     let server = start(Server::new(config).tls(tls).route("/echo", || KtorEcho));
     let url = format!("wss://localhost:{}/echo", server.local_addr().port());

@@ -164,6 +164,14 @@ pub fn cert_path(name: &str) -> String {
     format!("{}/tests/certs/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The test server certificate, requiring client certificates from the test CA (mutual TLS).
+#[cfg(feature = "tls")]
+pub fn mutual_tls() -> syncws::ServerTls {
+    syncws::ServerTls::from_pem_files(cert_path("server.pem"), cert_path("server.key"))
+        .and_then(|tls| tls.require_client_cert_file(cert_path("ca.pem")))
+        .expect("the test certificates load")
+}
+
 /// A client handler that reports messages and the close reason on a channel.
 pub struct Collect(pub Sender<Result<Message, CloseReason>>);
 
