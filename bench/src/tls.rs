@@ -58,10 +58,8 @@ pub fn full_handshakes() -> io::Result<Arc<ClientConfig>> {
 pub struct TlsWs {
     pub sock: TcpStream,
     conn: ClientConnection,
-    /// Plaintext read and not yet parsed is `buf[start..end]`.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
+    /// Plaintext read and not yet parsed.
+    input: wsclient::FrameBuf,
     /// The frame being written, reused.
     out: Vec<u8>,
 }
@@ -74,20 +72,13 @@ impl TlsWs {
         sock.set_read_timeout(Some(TIMEOUT))?;
         let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
         let conn = ClientConnection::new(config.clone(), name).map_err(io::Error::other)?;
-        let mut ws = TlsWs { sock, conn, buf: vec![0; 4096], start: 0, end: 0, out: Vec::new() };
+        let mut ws = TlsWs { sock, conn, input: wsclient::FrameBuf::new(4096), out: Vec::new() };
         // Buffered by rustls until the handshake completes, then sent.
         ws.write_plain(wsclient::upgrade_request(path, "").as_bytes())?;
-        let head = loop {
-            if let Some(i) = ws.buffered().windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            ws.fill(ws.end - ws.start + 1)?;
-        };
-        let response = String::from_utf8_lossy(&ws.buffered()[..head]).into_owned();
+        let response = ws.input.read_head(&mut Plaintext { conn: &mut ws.conn, sock: &mut ws.sock })?;
         if wsclient::status(&response) != 101 {
             return Err(io::Error::new(ErrorKind::ConnectionRefused, format!("upgrade refused: {response}")));
         }
-        ws.start += head;
         Ok(ws)
     }
 
@@ -106,18 +97,11 @@ impl TlsWs {
         let mut done = 0;
         loop {
             done += self.conn.writer().write(&bytes[done..])?;
-            self.flush_tls()?;
+            flush_tls(&mut self.conn, &mut self.sock)?;
             if done == bytes.len() {
                 return Ok(());
             }
         }
-    }
-
-    fn flush_tls(&mut self) -> io::Result<()> {
-        while self.conn.wants_write() {
-            self.conn.write_tls(&mut self.sock)?;
-        }
-        Ok(())
     }
 
     fn write_frame(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
@@ -129,56 +113,41 @@ impl TlsWs {
         r
     }
 
-    fn buffered(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
-
-    /// Reads until at least `need` plaintext bytes are buffered. On a non-blocking socket,
-    /// `WouldBlock` keeps what arrived for the next call.
-    fn fill(&mut self, need: usize) -> io::Result<()> {
-        while self.end - self.start < need {
-            if self.buf.len() - self.start < need || self.end == self.buf.len() {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-                if self.buf.len() < need {
-                    let len = need.max(self.buf.len()).saturating_mul(2);
-                    self.buf.resize(len, 0);
-                }
-            }
-            match self.conn.reader().read(&mut self.buf[self.end..]) {
-                Ok(0) => return Err(ErrorKind::UnexpectedEof.into()), // close_notify
-                Ok(n) => {
-                    self.end += n;
-                    continue;
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-            // No plaintext buffered: handshake messages to send first, then records to read.
-            self.flush_tls()?;
-            match self.conn.read_tls(&mut self.sock) {
-                Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
-                Ok(_) => {
-                    self.conn.process_new_packets().map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
     /// The next frame as it came.
     fn next_frame(&mut self) -> io::Result<wsclient::Frame> {
+        self.input.next_frame(&mut Plaintext { conn: &mut self.conn, sock: &mut self.sock })
+    }
+}
+
+/// Writes every sealed record, blocking.
+fn flush_tls(conn: &mut ClientConnection, sock: &mut TcpStream) -> io::Result<()> {
+    while conn.wants_write() {
+        conn.write_tls(sock)?;
+    }
+    Ok(())
+}
+
+/// The connection's plaintext as a `Read`: decrypted bytes, reading records from the socket
+/// when none are buffered (0 at `close_notify` or EOF). On a non-blocking socket, `WouldBlock`
+/// when no whole record has come.
+struct Plaintext<'a> {
+    conn: &'a mut ClientConnection,
+    sock: &'a mut TcpStream,
+}
+
+impl Read for Plaintext<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         loop {
-            match wsclient::parse(self.buffered()) {
-                Ok((f, used)) => {
-                    self.start += used;
-                    return Ok(f);
-                }
-                Err(need) => self.fill(need)?,
+            match self.conn.reader().read(out) {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                other => return other,
             }
+            // No plaintext buffered: handshake messages to send first, then records to read.
+            flush_tls(self.conn, self.sock)?;
+            if self.conn.read_tls(self.sock)? == 0 {
+                return Ok(0);
+            }
+            self.conn.process_new_packets().map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
         }
     }
 }
@@ -219,7 +188,7 @@ impl Client for TlsWs {
             }
         }
         self.conn.send_close_notify();
-        let _ = self.flush_tls();
+        let _ = flush_tls(&mut self.conn, &mut self.sock);
         Ok(())
     }
 

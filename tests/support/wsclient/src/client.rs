@@ -6,6 +6,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::buffer::FrameBuf;
 #[cfg(feature = "deflate")]
 use crate::deflate::{Deflater, Inflater};
 use crate::frame::{self, Frame};
@@ -22,10 +23,8 @@ pub struct Client {
     pub stream: TcpStream,
     /// The server's response head, up to and with its blank line.
     pub response: String,
-    /// Bytes read and not yet parsed are `buf[start..end]`.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
+    /// Bytes read and not yet parsed.
+    input: FrameBuf,
     /// The frame being written, reused.
     out: Vec<u8>,
     #[cfg(feature = "deflate")]
@@ -89,27 +88,18 @@ impl Client {
         let mut c = Client {
             stream,
             response: String::new(),
-            buf: vec![0; FIRST_BUFFER],
-            start: 0,
-            end: 0,
+            input: FrameBuf::new(FIRST_BUFFER),
             out: Vec::new(),
             #[cfg(feature = "deflate")]
             deflate: None,
         };
-        let head = loop {
-            if let Some(i) = c.buffered().windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
+        c.response = match c.input.read_head(&mut c.stream) {
+            Ok(head) => head,
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
+                return Ok(Err(String::from_utf8_lossy(c.input.buffered()).into_owned()));
             }
-            match c.fill(c.end - c.start + 1) {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
-                    return Ok(Err(String::from_utf8_lossy(c.buffered()).into_owned()));
-                }
-                Err(e) => return Err(e),
-            }
+            Err(e) => return Err(e),
         };
-        c.response = String::from_utf8_lossy(&c.buffered()[..head]).into_owned();
-        c.start += head;
         if handshake::status(&c.response) != 101 {
             return Ok(Err(c.response));
         }
@@ -185,15 +175,7 @@ impl Client {
     /// The next frame as it came (still compressed, if it was); `UnexpectedEof` at EOF. On a
     /// non-blocking socket, `WouldBlock` keeps what arrived of a frame for the next call.
     pub fn next_frame(&mut self) -> io::Result<Frame> {
-        loop {
-            match frame::parse(self.buffered()) {
-                Ok((f, used)) => {
-                    self.start += used;
-                    return Ok(f);
-                }
-                Err(need) => self.fill(need)?,
-            }
-        }
+        self.input.next_frame(&mut self.stream)
     }
 
     /// The next data frame, answering nothing and skipping pings/pongs.
@@ -287,33 +269,6 @@ impl Client {
     #[cfg(not(feature = "deflate"))]
     fn inflated(&mut self, m: Frame) -> io::Result<Frame> {
         Ok(m)
-    }
-
-    fn buffered(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
-
-    /// Reads until at least `need` bytes are buffered: moves what is left to the front when
-    /// the end is reached, and doubles the buffer when a frame does not fit.
-    fn fill(&mut self, need: usize) -> io::Result<()> {
-        while self.end - self.start < need {
-            if self.buf.len() - self.start < need || self.end == self.buf.len() {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-                if self.buf.len() < need {
-                    let len = need.max(self.buf.len()).saturating_mul(2);
-                    self.buf.resize(len, 0);
-                }
-            }
-            match self.stream.read(&mut self.buf[self.end..]) {
-                Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
-                Ok(n) => self.end += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
     }
 }
 

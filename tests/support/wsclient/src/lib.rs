@@ -22,12 +22,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
+mod buffer;
 mod client;
 #[cfg(feature = "deflate")]
 mod deflate;
 mod frame;
 mod handshake;
 
+pub use buffer::FrameBuf;
 pub use client::Client;
 #[cfg(feature = "deflate")]
 pub use deflate::{Deflater, Inflater, compress};
