@@ -5,7 +5,7 @@ connections and after each sent one message, with and without permessage-deflate
 Usage: scripts/footprint.py [--connections N] [--binary PATH] [--message-size BYTES]
 Builds nothing: run `cargo build --release --features cli` first. Loopback only, bounded.
 """
-import argparse, os, socket, subprocess, sys, time, zlib
+import argparse, os, socket, subprocess, sys, threading, time, zlib
 
 REQ = ("GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{ext}\r\n")
@@ -92,6 +92,8 @@ def measure(binary, n, deflate, message_size, extra_args=()):
                 port = int(line.split("ws://")[1].split("/")[0].rsplit(":", 1)[1])
                 break
         assert port, "server did not start"
+        # The server logs every connection: keep reading, or a full pipe would stall it.
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
         time.sleep(0.2)
         base_rss, base_threads, base_maps = rss_kib(proc.pid), threads(proc.pid), smaps_by_size(proc.pid)
         ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n" if deflate else ""

@@ -252,10 +252,14 @@ impl Broadcast {
             }
             let drop_oldest = policy == SlowConsumer::DropOldest;
             match m.lane.push(hub_id, &message, drop_oldest) {
-                Pushed::Queued => done.queued += 1,
+                Pushed::Queued => {
+                    done.queued += 1;
+                    m.session.conn().wake_writer();
+                }
                 Pushed::QueuedDroppingOldest => {
                     m.note_drop(&mut done, "oldest");
                     done.queued += 1;
+                    m.session.conn().wake_writer();
                 }
                 Pushed::Closed => return false,
                 Pushed::Full => match policy {

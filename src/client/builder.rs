@@ -229,9 +229,7 @@ fn serve(
             attempt,
             Box::new(move |session: &Session| s.set_session(Some(session.clone()))),
         );
-        let Some(ended) = run::run(opened) else {
-            return Err(Error::Spawn(std::io::Error::other("cannot start the write loop")));
-        };
+        let ended = run::run(opened);
         shared.set_session(None);
         target = ended.target;
         let reason = ended.reason;

@@ -81,6 +81,11 @@ impl BroadcastLane {
         self.lock().items.pop_front().map(|(_, m)| m)
     }
 
+    /// Whether no message waits.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().items.is_empty()
+    }
+
     /// Rings the bell again if messages still wait (the write loop stopped before the end).
     pub(crate) fn ring_if_waiting(&self) {
         if !self.lock().items.is_empty() {

@@ -26,6 +26,7 @@ pub(crate) mod shared;
 pub(crate) mod testing;
 pub(crate) mod timer;
 pub(crate) mod write_loop;
+pub(crate) mod writer_slot;
 
 pub use handler::{Handler, RawHandler};
 pub use outgoing::Outgoing;

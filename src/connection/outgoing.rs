@@ -53,7 +53,9 @@ impl Outgoing {
         self.tx.send(Outbound::Message(message)).map_err(|e| {
             self.conn.note_unqueued(1);
             SendError(e.into_inner().into_message())
-        })
+        })?;
+        self.conn.wake_writer();
+        Ok(())
     }
 
     /// Sends or queues a message without blocking.
@@ -73,7 +75,9 @@ impl Outgoing {
                 crossbeam_channel::TrySendError::Full(m) => TrySendError::Full(m.into_message()),
                 crossbeam_channel::TrySendError::Disconnected(m) => TrySendError::Closed(m.into_message()),
             }
-        })
+        })?;
+        self.conn.wake_writer();
+        Ok(())
     }
 
     /// Tries a direct write. `Ok(None)`: sent; `Ok(Some)`: to be queued; `Err`: closed.
@@ -97,7 +101,9 @@ impl Outgoing {
                 Outbound::Frame(f) => f,
                 Outbound::Message(_) => unreachable!("a frame was sent"),
             }
-        })
+        })?;
+        self.conn.wake_writer();
+        Ok(())
     }
 
     /// How many messages wait in the queue.

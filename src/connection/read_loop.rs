@@ -189,7 +189,7 @@ impl<'a> ReadLoop<'a> {
             OpCode::Control(Control::Ping) => {
                 if !self.conn.close_pending() {
                     // Blocks while the control lane is full: backpressure on a ping flood.
-                    self.conn.queue_control(Ctrl::Pong(payload), true);
+                    self.conn.send_control(Ctrl::Pong(payload), true);
                 }
                 Ok(None)
             }

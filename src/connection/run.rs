@@ -1,10 +1,10 @@
-//! An open connection's life, on the thread that accepted (or dialed) it: start the write
-//! loop, call the handler, run the read loop, and end the session.
+//! An open connection's life, on the thread that accepted (or dialed) it: hand the write loop
+//! its state (its thread starts when first needed), call the handler, run the read loop, and
+//! end the session.
 
 use std::net::Shutdown;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::thread;
 
 use crossbeam_channel::Receiver;
 
@@ -12,7 +12,7 @@ use super::dispatch::{Sink, Target};
 use super::read_loop::{Ending, Framing, ReadLoop};
 use super::session::{Session, SessionInfo};
 use super::shared::{Conn, Ctrl, Cut, Phase};
-use super::write_loop::{self, Lanes, WRITER_STACK, WRITER_STACK_WITH_EXTENSIONS};
+use super::write_loop::WriterState;
 use crate::error::Error;
 use crate::extensions::Negotiated;
 use crate::handshake::{Request, Response};
@@ -54,10 +54,9 @@ pub(crate) struct Ended {
     pub(crate) failure: Option<Error>,
 }
 
-/// Runs an open connection to its end: write loop thread, handler, read loop, then the end
-/// of the session (`on_close`, end hooks, final reason). `None` if the write loop could not
-/// start (the connection is dropped).
-pub(crate) fn run(opened: Opened) -> Option<Ended> {
+/// Runs an open connection to its end: handler, read loop (the write loop's thread runs when
+/// needed), then the end of the session (`on_close`, end hooks, final reason).
+pub(crate) fn run(opened: Opened) -> Ended {
     let Opened {
         stream,
         buf,
@@ -83,22 +82,9 @@ pub(crate) fn run(opened: Opened) -> Option<Ended> {
     conn.auto_ping.store(!raw, Ordering::Relaxed);
     let encoders = std::mem::take(&mut extensions.encoders);
 
-    let write_half = stream.clone();
-    let lanes = Lanes { ctrl: ctrl_rx, data: out_rx };
     // Extension encoders run on the write loop only.
     conn.set_direct_writes(settings.direct_writes && encoders.is_empty());
-    let writer_conn = conn.clone();
-    let writer = thread::Builder::new()
-        .name(format!("syncws-w{}", conn.id))
-        .stack_size(if encoders.is_empty() { WRITER_STACK } else { WRITER_STACK_WITH_EXTENSIONS })
-        .spawn(move || write_loop::run(write_half, writer_conn, lanes, encoders));
-    let writer = match writer {
-        Ok(w) => w,
-        Err(e) => {
-            log::warn!("{}: cannot start write loop: {e}", conn.peer);
-            return None;
-        }
-    };
+    conn.writer.install(&conn, WriterState::new(&conn, ctrl_rx, out_rx, encoders));
     conn.advance(Phase::Open);
     if let Some(announce) = announce {
         announce(&session);
@@ -134,6 +120,10 @@ pub(crate) fn run(opened: Opened) -> Option<Ended> {
             reader.drain();
         }
         Ending::Dropped(io) => {
+            // The write loop's thread could not be started: the connection was cut for it.
+            if let Some(e) = conn.writer.take_spawn_failure() {
+                failure.get_or_insert(Error::Spawn(e));
+            }
             match conn.cut_reason() {
                 Cut::PingTimeout => {
                     log::info!("{}: no answer to ping, connection dropped", conn.peer);
@@ -162,7 +152,7 @@ pub(crate) fn run(opened: Opened) -> Option<Ended> {
             conn.cut(Cut::Ended);
         }
     }
-    let _ = writer.join();
+    conn.writer.wait_ended();
     if settings.client && peer_closed && conn.closing.sent() {
         // RFC 6455 §7.1.1: the server closes TCP first; wait for its FIN, within the close
         // timeout (the timer cuts the socket after it).
@@ -184,7 +174,7 @@ pub(crate) fn run(opened: Opened) -> Option<Ended> {
     let reason = conn.closing.finish(failure.as_ref());
     log::info!("{}: closed {} (session {}): {reason}", conn.peer, session.request().path(), conn.id);
     sink.close(&session, &reason, failure.as_ref());
-    Some(Ended { target: sink.into_target(), reason, failure })
+    Ended { target: sink.into_target(), reason, failure }
 }
 
 /// A reset after close is a normal end, not an error worth reporting.

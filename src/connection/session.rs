@@ -196,7 +196,7 @@ impl Session {
         if self.inner.conn.close_pending() {
             return Err(Error::Closed);
         }
-        if self.inner.conn.queue_control(Ctrl::Ping(payload), true) { Ok(()) } else { Err(Error::Closed) }
+        if self.inner.conn.send_control(Ctrl::Ping(payload), true) { Ok(()) } else { Err(Error::Closed) }
     }
 
     /// Starts the closing handshake: messages already queued are sent first, then a close

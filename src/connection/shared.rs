@@ -12,7 +12,9 @@ use super::atomic::AtomicU64;
 use super::broadcast_lane::BroadcastLane;
 use super::clock::Clock;
 use super::closing::Closing;
+use super::direct::{self, Direct};
 use super::settings::Settings;
+use super::writer_slot::WriterSlot;
 use crate::protocol::CloseCode;
 use crate::protocol::random::MaskKeys;
 use crate::transport::Stream;
@@ -155,6 +157,8 @@ pub(crate) struct Conn {
     broadcast: OnceLock<Arc<BroadcastLane>>,
     /// The right to write to the socket; see [`Wire`]. The write loop holds it for each batch.
     pub(crate) wire: Mutex<Wire>,
+    /// The write loop's thread, started when something must wait (see `writer_slot`).
+    pub(crate) writer: WriterSlot,
     /// Data items put in the outgoing queue and not yet written.
     queued: AtomicUsize,
     /// Whether senders may write to the socket themselves (see `direct`).
@@ -209,6 +213,7 @@ impl Conn {
             timer,
             broadcast: OnceLock::new(),
             wire: Mutex::new(Wire::default()),
+            writer: WriterSlot::default(),
             queued: AtomicUsize::new(0),
             direct: AtomicBool::new(false),
             recycled: Mutex::new(None),
@@ -277,6 +282,7 @@ impl Conn {
         }
         // If the lane is full the writer is busy and checks the close after its batch.
         let _ = self.ctrl_tx.try_send(Ctrl::Close);
+        self.writer.wake(self);
         self.advance(Phase::Closing);
         true
     }
@@ -337,16 +343,29 @@ impl Conn {
         self.queued.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Queues a ping or pong for the write loop, counted like data so that no later direct
-    /// write overtakes it; `wait` blocks while the control lane is full. Returns whether it
-    /// was queued.
-    pub(crate) fn queue_control(&self, c: Ctrl, wait: bool) -> bool {
+    /// Sends a ping or pong: written at once when nothing waits ahead of it and the socket
+    /// takes it (see `direct`), otherwise queued for the write loop, counted like data so
+    /// that no later direct write overtakes it; `wait` blocks while the control lane is full.
+    /// Returns whether it was sent or queued.
+    pub(crate) fn send_control(self: &Arc<Self>, c: Ctrl, wait: bool) -> bool {
+        let c = match direct::try_send_control(self, c) {
+            Direct::Sent => return true,
+            Direct::Closed(_) => return false,
+            Direct::Queue(c) => c,
+        };
         self.note_queued();
         let queued = if wait { self.ctrl_tx.send(c).is_ok() } else { self.ctrl_tx.try_send(c).is_ok() };
         if !queued {
             self.note_unqueued(1);
+            return false;
         }
-        queued
+        self.writer.wake(self);
+        true
+    }
+
+    /// Makes sure the write loop serves what was just queued (see `writer_slot`).
+    pub(crate) fn wake_writer(self: &Arc<Self>) {
+        self.writer.wake(self);
     }
 
     /// Uncounts items that were written (or never entered the queue).
@@ -408,6 +427,7 @@ impl Conn {
                 socket.shutdown(how);
             }
             let _ = self.ctrl_tx.try_send(Ctrl::Abort);
+            self.writer.abort(self);
         }
     }
 

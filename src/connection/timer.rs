@@ -199,7 +199,7 @@ fn run(queue: &TimerQueue) {
 }
 
 /// Does what is due on `conn` at `now` and returns its next deadline (`u64::MAX`: none).
-fn tick(conn: &Conn, now: u64) -> u64 {
+fn tick(conn: &Arc<Conn>, now: u64) -> u64 {
     if conn.cut_reason() != Cut::None {
         return u64::MAX;
     }
@@ -231,7 +231,7 @@ fn tick(conn: &Conn, now: u64) -> u64 {
     }
 }
 
-fn ping_tick(conn: &Conn, now: u64, period: u64, timeout: u64) -> u64 {
+fn ping_tick(conn: &Arc<Conn>, now: u64, period: u64, timeout: u64) -> u64 {
     let mut sent = conn.ping_sent_ms.load(Ordering::Relaxed);
     let mut deadline = u64::MAX;
     if sent != 0 {
@@ -255,7 +255,7 @@ fn ping_tick(conn: &Conn, now: u64, period: u64, timeout: u64) -> u64 {
     }
     if now >= next_ping {
         // A full control lane means the writer is stuck; the timeout will tell.
-        conn.queue_control(Ctrl::Ping(Vec::new()), false);
+        conn.send_control(Ctrl::Ping(Vec::new()), false);
         if sent == 0 {
             conn.ping_sent_ms.store(now, Ordering::Relaxed);
             deadline = now + timeout;

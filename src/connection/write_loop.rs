@@ -1,6 +1,8 @@
 //! The write loop: it writes everything that cannot be written directly by a sender (see
 //! `direct`): control frames, queued messages, broadcasts, extension-encoded and masked frames.
 //! Control frames go first; everything queued is batched into as few `write`s as possible.
+//! Its thread starts on demand and parks when quiet (see `writer_slot`); what it keeps between
+//! threads is a [`WriterState`].
 
 use std::borrow::Cow;
 use std::io;
@@ -50,17 +52,64 @@ enum Flow {
 enum Wake {
     Ctrl(Result<Ctrl, RecvError>),
     Data(Result<Outbound, RecvError>),
-    /// The broadcast lane's bell.
+    /// The broadcast lane's bell, or a quiet period that found work after all.
     Shared,
+}
+
+/// How a write loop thread stopped.
+enum Exit {
+    /// Nothing to do for a while: park (unless work arrived meanwhile).
+    Quiet,
+    /// The close frame was written, or the connection was aborted: the end.
+    Stop,
+}
+
+/// What a write loop keeps from one thread to the next: its lanes, the negotiated extensions'
+/// encoders (with their state, such as a compression window) and its masking keys.
+pub(crate) struct WriterState {
+    /// Control frames and commands, served first.
+    ctrl: Receiver<Ctrl>,
+    /// The session's outgoing queue.
+    data: Receiver<Outbound>,
+    /// The negotiated extensions' encoders, applied in order.
+    encoders: Vec<Box<dyn MessageEncoder>>,
+    masks: Option<MaskKeys>,
+}
+
+impl WriterState {
+    /// The state of a new connection's write loop.
+    pub(crate) fn new(
+        conn: &Conn,
+        ctrl: Receiver<Ctrl>,
+        data: Receiver<Outbound>,
+        encoders: Vec<Box<dyn MessageEncoder>>,
+    ) -> Self {
+        let masks = conn.settings.mask_outgoing.then(MaskKeys::default);
+        WriterState { ctrl, data, encoders, masks }
+    }
+
+    /// Whether frames go through extension encoders (which need a larger stack).
+    pub(crate) fn has_encoders(&self) -> bool {
+        !self.encoders.is_empty()
+    }
+
+    /// Whether anything waits for the write loop: a queued item or command, a broadcast, a
+    /// requested close, or bytes a direct write left unsent.
+    pub(crate) fn has_work(&self, conn: &Conn) -> bool {
+        !self.ctrl.is_empty()
+            || !self.data.is_empty()
+            || conn.close_pending()
+            || conn.broadcast_lane_if_any().is_some_and(|lane| !lane.is_empty())
+            || !conn.wire.lock().unwrap_or_else(|e| e.into_inner()).pending.is_empty()
+            || conn.stream().is_some_and(|s| s.has_unsent())
+    }
 }
 
 struct Writer {
     stream: Arc<Stream>,
     conn: Arc<Conn>,
     out: Vec<u8>,
-    masks: Option<MaskKeys>,
-    /// The negotiated extensions' encoders, applied in order.
-    encoders: Vec<Box<dyn MessageEncoder>>,
+    state: Box<WriterState>,
     /// The broadcast lane, once the session joins a hub, and its bell (`never()` until then).
     lane: Option<Arc<BroadcastLane>>,
     bell: Receiver<()>,
@@ -68,43 +117,58 @@ struct Writer {
     taken: usize,
 }
 
-/// The channels a write loop serves.
-pub(crate) struct Lanes {
-    /// Control frames and commands, served first.
-    pub(crate) ctrl: Receiver<Ctrl>,
-    /// The session's outgoing queue.
-    pub(crate) data: Receiver<Outbound>,
-}
-
-/// Runs the write loop until a close frame is written, the connection is aborted, or writing
-/// fails.
-pub(crate) fn run(
-    stream: Arc<Stream>,
-    conn: Arc<Conn>,
-    lanes: Lanes,
-    encoders: Vec<Box<dyn MessageEncoder>>,
-) {
-    let Lanes { ctrl, data } = lanes;
-    let masks = conn.settings.mask_outgoing.then(MaskKeys::default);
-    let bell = crossbeam_channel::never();
-    let mut w = Writer { stream, conn, out: Vec::new(), masks, encoders, lane: None, bell, taken: 0 };
-    if let Err(e) = w.serve(&ctrl, &data) {
-        log::debug!("{}: write loop ended: {e}", w.conn.peer);
-        w.conn.cut(Cut::WriteFailed);
+/// A write loop thread: runs until a close frame is written, the connection is aborted, or
+/// writing fails (the write loop then ends for good), or until it has been quiet for
+/// [`QUIET`](super::writer_slot::QUIET) and parks.
+pub(crate) fn run(stream: Arc<Stream>, conn: Arc<Conn>, mut state: Box<WriterState>) {
+    let mut gather_first = false;
+    loop {
+        let mut w = Writer {
+            stream: stream.clone(),
+            conn: conn.clone(),
+            out: Vec::new(),
+            state,
+            lane: None,
+            bell: crossbeam_channel::never(),
+            taken: 0,
+        };
+        match w.serve(gather_first) {
+            Ok(Exit::Quiet) => match conn.writer.park(&conn, w.state) {
+                Ok(()) => return,
+                // Work arrived as it was about to park: go on, starting with it.
+                Err(back) => {
+                    state = back;
+                    gather_first = true;
+                }
+            },
+            Ok(Exit::Stop) => break,
+            Err(e) => {
+                log::debug!("{}: write loop ended: {e}", conn.peer);
+                conn.cut(Cut::WriteFailed);
+                break;
+            }
+        }
     }
-    if let Some(lane) = w.conn.broadcast_lane_if_any() {
-        lane.close();
-    }
+    conn.writer.end(&conn);
 }
 
 impl Writer {
-    fn serve(&mut self, ctrl: &Receiver<Ctrl>, data: &Receiver<Outbound>) -> io::Result<()> {
+    /// Serves the lanes until the end or a quiet period; `gather_first`: work is known to
+    /// wait, gather it before waiting.
+    fn serve(&mut self, mut gather_first: bool) -> io::Result<Exit> {
+        let (ctrl, data) = (self.state.ctrl.clone(), self.state.data.clone());
+        let (ctrl, data) = (&ctrl, &data);
         loop {
             self.pick_up_lane();
-            let wake = select! {
-                recv(ctrl) -> c => Wake::Ctrl(c),
-                recv(data) -> item => Wake::Data(item),
-                recv(self.bell) -> _ => Wake::Shared,
+            let wake = if std::mem::take(&mut gather_first) {
+                Wake::Shared
+            } else {
+                select! {
+                    recv(ctrl) -> c => Wake::Ctrl(c),
+                    recv(data) -> item => Wake::Data(item),
+                    recv(self.bell) -> _ => Wake::Shared,
+                    default(super::writer_slot::QUIET) => return Ok(Exit::Quiet),
+                }
             };
             // The batch is written holding the wire, after what a direct write left unsent.
             let conn = Arc::clone(&self.conn);
@@ -120,7 +184,7 @@ impl Writer {
             self.conn.note_unqueued(std::mem::take(&mut self.taken));
             drop(wire);
             if let Flow::Stop = flow {
-                return Ok(());
+                return Ok(Exit::Stop);
             }
         }
     }
@@ -240,9 +304,9 @@ impl Writer {
     /// buffer when it owned one.
     fn data_frame(&mut self, text: bool, mut payload: Cow<'_, [u8]>) -> io::Result<Option<Vec<u8>>> {
         let mut rsv = 0;
-        if !self.encoders.is_empty() {
+        if !self.state.encoders.is_empty() {
             let mut owned = payload.into_owned();
-            for encoder in &mut self.encoders {
+            for encoder in &mut self.state.encoders {
                 match encoder.encode(&mut owned, text) {
                     Ok(bits) => rsv |= bits,
                     Err(e) => {
@@ -341,7 +405,7 @@ impl Writer {
     /// A fresh masking key if this connection masks its frames; failing to get one fails the
     /// connection rather than send a predictable key.
     fn next_mask(&mut self) -> io::Result<Option<[u8; 4]>> {
-        self.masks.as_mut().map(MaskKeys::next_key).transpose()
+        self.state.masks.as_mut().map(MaskKeys::next_key).transpose()
     }
 
     /// After our close frame: RFC 6455 §7.1.1 has the server close TCP first, so a server's

@@ -31,11 +31,12 @@ pub(crate) fn encode_header(
     header.format(len as u64, out).expect("writing to a Vec cannot fail");
 }
 
-/// The header of a final text or binary frame of `len` bytes without RSV bits, masked with
-/// `mask` if given: the bytes and how many of them are used.
-pub(crate) fn header_bytes(text: bool, len: usize, mask: Option<[u8; 4]>) -> ([u8; 14], usize) {
+/// The header of a final frame with `opcode` (0x1 text, 0x2 binary, 0x9 ping, 0xA pong) of
+/// `len` bytes without RSV bits, masked with `mask` if given: the bytes and how many of them
+/// are used.
+pub(crate) fn header_bytes(opcode: u8, len: usize, mask: Option<[u8; 4]>) -> ([u8; 14], usize) {
     let mut h = [0u8; 14];
-    h[0] = 0x80 | if text { 0x1 } else { 0x2 };
+    h[0] = 0x80 | opcode;
     let used = if len < 126 {
         h[1] = len as u8;
         2
@@ -115,7 +116,7 @@ mod tests {
     fn header_bytes_match_the_general_encoder() {
         for len in [0usize, 5, 125, 126, 65_535, 65_536, 1 << 20] {
             for (text, mask) in [(false, None), (true, None), (true, Some([1, 2, 3, 4]))] {
-                let (h, used) = header_bytes(text, len, mask);
+                let (h, used) = header_bytes(if text { 0x1 } else { 0x2 }, len, mask);
                 let op = OpCode::Data(if text { Data::Text } else { Data::Binary });
                 let mut general = Vec::new();
                 encode_header(&mut general, op, true, 0, len, mask);

@@ -18,3 +18,4 @@ mod protocol;
 mod raw;
 #[cfg(feature = "tls")]
 mod tls;
+mod write_loop_on_demand;
