@@ -58,6 +58,10 @@ mod client;
 mod connection;
 mod error;
 mod extensions;
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`): not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handshake;
 mod protocol;
 mod server;
