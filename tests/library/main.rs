@@ -12,6 +12,7 @@ mod client;
 mod convert;
 mod deflate;
 mod direct_writes;
+mod fuzz_regressions;
 mod handshake;
 mod lifecycle;
 mod protocol;
