@@ -8,6 +8,14 @@
 //! - `raw-tcp`: a thread-per-connection TCP echo of length-prefixed messages (the floor);
 //! - `naive-tungstenite`: a thread per connection running `tungstenite::accept`, read, send.
 //!
+//! With `--peers`, pingpong32, pipelined64k, latency, text1k, deflate1k and idle1000 also run
+//! against the servers a user would pick instead (`peers.rs`; their sources in `bench/peers/`):
+//! `node-ws` (Node's `ws`), `python-websockets` (asyncio `websockets`), `tokio-tungstenite`
+//! and `libwebsockets` (a C echo on Debian's `libwebsockets-dev`), each a child process driven
+//! by the same load generator and measured the same way. A peer that is not installed, or that
+//! has no permessage-deflate for deflate1k, gets a row `skipped (reason)` in the table and the
+//! JSON; `--install-peers` installs or builds what is missing.
+//!
 //! `syncws-bench run` also measures the syncws client against a raw TCP client (`client32`,
 //! `clientidle`): the client runs as a child process too (`syncws-bench client ...`), whose CPU
 //! and memory are read the same way.
@@ -23,6 +31,7 @@
 mod client;
 mod clients;
 mod floor;
+mod peers;
 mod scenarios;
 mod servers;
 #[cfg(feature = "tls")]

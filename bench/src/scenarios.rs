@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use argh::FromArgs;
 
 use crate::client::{self, Idle};
+use crate::peers;
 use crate::servers::Result;
 
 /// Run the benchmark and print a table.
@@ -25,9 +26,12 @@ pub struct RunArgs {
     /// also write the results as JSON to this file
     #[argh(option)]
     json: Option<String>,
-    /// smaller counts, for a quick look
+    /// smaller counts, for a quick look (--scale 10)
     #[argh(switch)]
     quick: bool,
+    /// divide every message count (and idle time) by this, for a smoke test (default 1)
+    #[argh(option)]
+    scale: Option<usize>,
     /// how long idle connections are held, in seconds (default 60)
     #[argh(option, default = "60")]
     idle_seconds: u64,
@@ -35,8 +39,18 @@ pub struct RunArgs {
     /// median round by CPU per message (by RSS per connection for tlsidle1000) (default 3)
     #[argh(option, default = "3")]
     rounds: usize,
+    /// also run pingpong32, pipelined64k, latency, text1k, deflate1k and idle1000 against the
+    /// peers (node-ws, python-websockets, tokio-tungstenite, libwebsockets); a peer that is not
+    /// installed, or lacks permessage-deflate for deflate1k, gets a row saying skipped and why
+    #[argh(switch)]
+    peers: bool,
+    /// install or build the missing peers first (npm and pip into target/, apt-get install
+    /// libwebsockets-dev, cargo build of bench/peers/tokio-echo); implies --peers
+    #[argh(switch)]
+    install_peers: bool,
 }
 
+/// The servers of the comparative scenarios; with `--peers`, the peers that answered follow.
 const SERVERS: [&str; 3] = ["raw-tcp", "naive-tungstenite", "syncws"];
 
 /// One measured row.
@@ -48,9 +62,23 @@ struct Row {
     seconds: f64,
     cpu_seconds: f64,
     notes: Vec<(String, String)>,
+    /// Why this server did not run this scenario (a peer not installed, no deflate).
+    skipped: Option<String>,
+    /// A peer's versions (JSON only: the table's head lists them).
+    version: Option<String>,
 }
 
 impl Row {
+    /// The row of a server that did not run `scenario`, with the reason.
+    fn skipped(scenario: &str, server: &str, reason: &str) -> Row {
+        Row {
+            scenario: scenario.into(),
+            server: server.into(),
+            skipped: Some(reason.into()),
+            ..Row::default()
+        }
+    }
+
     fn per_sec(&self) -> f64 {
         self.messages as f64 / self.seconds
     }
@@ -76,33 +104,65 @@ pub fn run(args: RunArgs) -> Result<()> {
     } else {
         args.scenario.clone()
     };
-    let scale = if args.quick { 10 } else { 1 };
+    let scale = args.scale.unwrap_or(if args.quick { 10 } else { 1 }).max(1);
     let mut rows = Vec::new();
     println!("syncws-bench on {} cores; CPU is the server process's utime+stime", cores());
     let rounds = args.rounds.max(1);
+    let (ready, skipped) = if args.peers || args.install_peers {
+        peers::prepare_all(args.install_peers)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    for peer in &ready {
+        println!("peer {}: {}", peer.kind, peer.version);
+    }
+    for (kind, reason) in &skipped {
+        println!("peer {kind}: skipped ({reason})");
+    }
+    let servers: Vec<&str> = SERVERS.iter().copied().chain(ready.iter().map(|p| p.kind)).collect();
+    let skipped_rows = |scenario: &str| -> Vec<Row> {
+        skipped.iter().map(|(kind, reason)| Row::skipped(scenario, kind, reason)).collect()
+    };
     for s in &wanted {
         match s.as_str() {
-            "pingpong32" => rows.extend(compare(rounds, |server| {
+            "pingpong32" => rows.extend(compare_over(&servers, rounds, |server| {
                 pingpong(server, "pingpong32", 16, 32, false, 20_000 / scale)
             })?),
-            "text1k" => rows.extend(compare(rounds, |server| {
+            "text1k" => rows.extend(compare_over(&servers, rounds, |server| {
                 pingpong(server, "text1k", 16, 1024, true, 10_000 / scale)
             })?),
-            "pipelined64k" => rows.extend(compare(rounds, |server| {
+            "pipelined64k" => rows.extend(compare_over(&servers, rounds, |server| {
                 pipelined(server, "pipelined64k", 4, 64 * 1024, 8, 4_000 / scale)
             })?),
-            "latency" => rows.extend(compare(rounds, |server| latency(server, 20_000 / scale))?),
+            "latency" => {
+                rows.extend(compare_over(&servers, rounds, |server| latency(server, 20_000 / scale))?)
+            }
             "broadcast1k" => rows.push(broadcast(1000, 1024, 10 / scale.min(5))?),
             #[cfg(feature = "deflate")]
             "deflate1k" => {
-                rows.push(compressed(false, 10_000 / scale)?);
-                rows.push(compressed(true, 10_000 / scale)?);
+                // How long a server is left to settle before its memory is read.
+                let settle = Duration::from_millis((1000 / scale as u64).max(100));
+                let mut kinds = vec!["syncws, plain".to_owned(), "syncws, deflate".to_owned()];
+                kinds.extend(
+                    ready.iter().filter(|p| p.no_deflate.is_none()).map(|p| format!("{}, deflate", p.kind)),
+                );
+                let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
+                rows.extend(compare_over(&kinds, rounds, |label| {
+                    compressed(label, 10_000 / scale, 200 / scale.min(4), settle)
+                })?);
+                for peer in &ready {
+                    if let Some(reason) = &peer.no_deflate {
+                        rows.push(Row::skipped("deflate1k", &format!("{}, deflate", peer.kind), reason));
+                    }
+                }
             }
             #[cfg(not(feature = "deflate"))]
             "deflate1k" => return Err("deflate1k: syncws-bench was built without its deflate feature".into()),
             "idle1000" => {
-                for server in ["naive-tungstenite", "syncws"] {
-                    rows.push(idle(server, "idle1000", 1000, args.idle_seconds / scale as u64)?);
+                for server in ["naive-tungstenite", "syncws"].into_iter().chain(ready.iter().map(|p| p.kind))
+                {
+                    let row = idle(server, "idle1000", 1000, args.idle_seconds / scale as u64);
+                    rows.push(peer_failure_as_row(server, row)?);
                 }
             }
             "idle10000" => rows.push(idle("syncws", "idle10000", 10_000, args.idle_seconds / scale as u64)?),
@@ -132,6 +192,16 @@ pub fn run(args: RunArgs) -> Result<()> {
             }
             other => return Err(format!("unknown scenario {other}").into()),
         }
+        if PEER_SCENARIOS.contains(&s.as_str()) {
+            for row in rows.iter_mut().filter(|r| r.scenario.is_empty()) {
+                row.scenario = s.clone();
+            }
+            rows.extend(skipped_rows(s));
+        }
+    }
+    for row in &mut rows {
+        let kind = row.server.split(", ").next().unwrap_or_default();
+        row.version = ready.iter().find(|p| p.kind == kind).map(|p| p.version.clone());
     }
     print_table(&rows);
     if let Some(path) = args.json {
@@ -141,14 +211,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs `scenario` against every server for `rounds` rounds (servers alternate, so a noisy
-/// spell on this shared machine hits all of them) and keeps each server's median round by CPU
-/// per message.
-fn compare(rounds: usize, scenario: impl FnMut(&str) -> Result<Row>) -> Result<Vec<Row>> {
-    compare_over(&SERVERS, rounds, scenario)
-}
+/// The scenarios that peers run (with `--peers`).
+const PEER_SCENARIOS: [&str; 6] =
+    ["pingpong32", "pipelined64k", "latency", "text1k", "deflate1k", "idle1000"];
 
-/// `compare` over other kinds (the client scenarios: raw-tcp and syncws clients).
+/// Runs `scenario` against every kind for `rounds` rounds (kinds alternate, so a noisy spell
+/// on this shared machine hits all of them) and keeps each kind's median round by CPU per
+/// message.
 fn compare_over(
     kinds: &[&str],
     rounds: usize,
@@ -166,21 +235,41 @@ fn rounds_of(
     let mut runs: Vec<Vec<Row>> = vec![Vec::new(); kinds.len()];
     for _ in 0..rounds {
         for (i, kind) in kinds.iter().enumerate() {
-            runs[i].push(scenario(kind)?);
+            runs[i].push(peer_failure_as_row(kind, scenario(kind))?);
         }
     }
     Ok(runs)
+}
+
+/// A peer that fails a scenario gets a row saying so (its scenario filled in by the caller);
+/// the run goes on. Any other server's failure ends the run.
+fn peer_failure_as_row(kind: &str, result: Result<Row>) -> Result<Row> {
+    match result {
+        Err(e) if peers::PEERS.contains(&kind.split(", ").next().unwrap_or_default()) => {
+            eprintln!("{kind} failed: {e}");
+            Ok(Row::skipped("", kind, &format!("failed: {e}")))
+        }
+        other => other,
+    }
 }
 
 /// Each kind's median round by CPU per message, its rounds listed in a note.
 fn medians(runs: Vec<Vec<Row>>, rounds: usize) -> Vec<Row> {
     runs.into_iter()
         .map(|mut rows| {
+            if let Some(failed) = rows.iter().find(|r| r.skipped.is_some()) {
+                return failed.clone();
+            }
             rows.sort_by(|a, b| a.cpu_us_per_msg().total_cmp(&b.cpu_us_per_msg()));
             let all: Vec<String> = rows.iter().map(|r| format!("{:.2}", r.cpu_us_per_msg())).collect();
+            let rss: Vec<String> =
+                rows.iter().filter_map(|r| note(r, RSS_AFTER_ONE)).map(str::to_owned).collect();
             let mut median = rows.swap_remove(rows.len() / 2);
             if rounds > 1 {
                 median.notes.push(("rounds".into(), all.join("/")));
+                if !rss.is_empty() {
+                    median.notes.push(("RSS/conn rounds".into(), rss.join("/")));
+                }
             }
             median
         })
@@ -229,24 +318,47 @@ fn cores() -> usize {
 }
 
 /// A server child process; ends when dropped (its stdin closes).
-struct ServerProc {
+pub(crate) struct ServerProc {
     child: Child,
     stdin: Option<ChildStdin>,
-    addr: SocketAddr,
+    /// Where it listens.
+    pub(crate) addr: SocketAddr,
+    /// What its `listening ADDR` line said after the address (a peer's versions).
+    pub(crate) banner: String,
 }
 
 impl ServerProc {
-    fn start(kind: &str, ping_secs: u64) -> Result<ServerProc> {
-        let mut child = Command::new(std::env::current_exe()?)
-            .args(["serve", "--kind", kind, "--ping-secs", &ping_secs.to_string(), "--timeout-secs", "15"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()?;
+    /// Starts server `kind` (`syncws-bench serve`, or a peer's own command) and reads its
+    /// `listening ADDR [BANNER]` line.
+    pub(crate) fn start(kind: &str, ping_secs: u64) -> Result<ServerProc> {
+        let mut command = match peers::command(kind) {
+            Some(peer) => peer,
+            None => {
+                let mut own = Command::new(std::env::current_exe()?);
+                own.args([
+                    "serve",
+                    "--kind",
+                    kind,
+                    "--ping-secs",
+                    &ping_secs.to_string(),
+                    "--timeout-secs",
+                    "15",
+                ]);
+                own
+            }
+        };
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
         let stdin = child.stdin.take();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
-        let addr = line.trim().strip_prefix("listening ").ok_or("server did not start")?.parse()?;
-        Ok(ServerProc { child, stdin, addr })
+        let read = BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line);
+        let started = read.ok().and_then(|_| line.trim().strip_prefix("listening ").map(str::to_owned));
+        let Some(rest) = started else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{kind} did not start").into());
+        };
+        let (addr, banner) = rest.split_once(' ').unwrap_or((&rest, ""));
+        Ok(ServerProc { child, stdin, addr: addr.parse()?, banner: banner.to_owned() })
     }
 
     fn stat_field(&self, file: &str, key: &str) -> u64 {
@@ -374,6 +486,7 @@ fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per
         seconds,
         cpu_seconds,
         notes: vec![("conns".into(), conns.to_string()), ("size".into(), size.to_string())],
+        ..Row::default()
     })
 }
 
@@ -414,6 +527,7 @@ fn pipelined(
         seconds,
         cpu_seconds,
         notes: vec![("window".into(), window.to_string()), ("MiB/s".into(), format!("{mib_s:.0}"))],
+        ..Row::default()
     })
 }
 
@@ -495,14 +609,39 @@ fn latency_rounds(
             ("p50 us".into(), format!("{:.0}", pct(0.5))),
             ("p99 us".into(), format!("{:.0}", pct(0.99))),
         ],
+        ..Row::default()
     })
 }
 
-/// 16 connections echoing 1 KiB of JSON-like text, with permessage-deflate both ways or not.
+/// The note of the deflate scenario's RSS per connection after one message.
+const RSS_AFTER_ONE: &str = "RSS/conn after one message KiB";
+
+/// A note's value.
+fn note<'a>(row: &'a Row, key: &str) -> Option<&'a str> {
+    row.notes.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// 1 KiB of JSON-like text, unique to (connection, sequence number).
 #[cfg(feature = "deflate")]
-fn compressed(deflate: bool, per_conn: usize) -> Result<Row> {
+fn json_text(conn: usize, seq: usize) -> Vec<u8> {
+    let mut text = String::with_capacity(1100);
+    while text.len() < 1024 {
+        text.push_str(&format!("{{\"sensor\":\"s{conn}\",\"seq\":{seq},\"celsius\":21.5}},"));
+    }
+    text.truncate(1024);
+    text.into_bytes()
+}
+
+/// `label` is `KIND, deflate` or `KIND, plain`. First `rss_conns` connections each echo one
+/// 1 KiB text message (compressed both ways with deflate): the server's RSS per connection
+/// after it. Then, those still open, 16 connections echo `per_conn` messages each: the
+/// server's CPU per message. The server is left `settle` before its memory is read.
+#[cfg(feature = "deflate")]
+fn compressed(label: &str, per_conn: usize, rss_conns: usize, settle: Duration) -> Result<Row> {
     const CONNS: usize = 16;
-    let srv = ServerProc::start("syncws", 0)?;
+    let (kind, mode) = label.split_once(", ").ok_or("deflate1k: a kind and a mode")?;
+    let deflate = mode == "deflate";
+    let srv = ServerProc::start(kind, 0)?;
     let connect = |_| -> std::io::Result<Box<dyn client::Client>> {
         Ok(Box::new(if deflate {
             client::WsClient::open_deflate(srv.addr, "/echo", client::TIMEOUT)?
@@ -510,28 +649,45 @@ fn compressed(deflate: bool, per_conn: usize) -> Result<Row> {
             client::WsClient::open(srv.addr, "/echo", client::TIMEOUT)?
         }))
     };
+    thread::sleep(Duration::from_millis(300));
+    let rss0 = srv.rss_kib();
+    let mut held = Vec::with_capacity(rss_conns);
+    for c in 0..rss_conns {
+        let mut client = connect(c)?;
+        let text = json_text(CONNS + c, 0);
+        client.send(&text, true)?;
+        if client.recv()? != text {
+            return Err("echo differs".into());
+        }
+        held.push(client);
+    }
+    thread::sleep(settle);
+    let rss_per_conn = srv.rss_kib().saturating_sub(rss0) as f64 / rss_conns.max(1) as f64;
     let clients = (0..CONNS).map(connect).collect::<std::io::Result<_>>()?;
     let (seconds, cpu_seconds) = measure(&srv, clients, move |c, client| {
         for i in 0..per_conn {
-            let mut text = String::with_capacity(1100);
-            while text.len() < 1024 {
-                text.push_str(&format!("{{\"sensor\":\"s{c}\",\"seq\":{i},\"celsius\":21.5}},"));
-            }
-            text.truncate(1024);
-            client.send(text.as_bytes(), true)?;
-            if client.recv()? != text.as_bytes() {
+            let text = json_text(c, i);
+            client.send(&text, true)?;
+            if client.recv()? != text {
                 return Err(std::io::Error::other("echo differs"));
             }
         }
         Ok(())
     })?;
+    drop(held);
     Ok(Row {
         scenario: "deflate1k".into(),
-        server: if deflate { "syncws, deflate".into() } else { "syncws, plain".into() },
+        server: label.into(),
         messages: (CONNS * per_conn) as u64,
         seconds,
         cpu_seconds,
-        notes: vec![("conns".into(), CONNS.to_string()), ("size".into(), "1024 text".into())],
+        notes: vec![
+            ("conns".into(), CONNS.to_string()),
+            ("size".into(), "1024 text".into()),
+            (RSS_AFTER_ONE.into(), format!("{rss_per_conn:.1}")),
+            ("of conns".into(), rss_conns.to_string()),
+        ],
+        ..Row::default()
     })
 }
 
@@ -590,6 +746,7 @@ fn broadcast(clients: usize, size: usize, rounds: usize) -> Result<Row> {
             ("last receives ms (median)".into(), format!("{median:.1}")),
             ("worst ms".into(), format!("{:.1}", last[last.len() - 1].as_secs_f64() * 1e3)),
         ],
+        ..Row::default()
     })
 }
 
@@ -679,6 +836,7 @@ fn idle(server: &str, name: &str, n: usize, secs: u64) -> Result<Row> {
             ("dropped".into(), dropped.to_string()),
             ("timer thread CPU s".into(), format!("{timer_cpu:.2}")),
         ],
+        ..Row::default()
     })
 }
 
@@ -791,6 +949,7 @@ fn handshakes(kind: &str, concurrency: usize, per_thread: usize) -> Result<Row> 
         seconds,
         cpu_seconds,
         notes,
+        ..Row::default()
     })
 }
 
@@ -834,6 +993,7 @@ fn client_pingpong(rounds: usize, conns: usize, size: usize, per_conn: usize) ->
                 ("conns".into(), conns.to_string()),
                 ("size".into(), size.to_string()),
             ],
+            ..Row::default()
         })
     })
 }
@@ -859,6 +1019,7 @@ fn client_idle(n: usize, secs: u64) -> Result<Row> {
             ("threads/client".into(), format!("{:.2}", per("threads_after", "threads_before"))),
             ("open at end".into(), format!("{}/{n}", got["open"])),
         ],
+        ..Row::default()
     })
 }
 
@@ -873,6 +1034,10 @@ fn print_table(rows: &[Row]) {
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for r in rows {
+        if let Some(reason) = &r.skipped {
+            println!("| {} | {} | - | - | - | - | - | skipped ({reason}) |", r.scenario, r.server);
+            continue;
+        }
         let ratio = |base: &str| {
             baseline(rows, &r.scenario, base)
                 .filter(|b| {
@@ -903,14 +1068,17 @@ fn to_json(rows: &[Row]) -> String {
         .iter()
         .map(|r| {
             let notes: Vec<String> = r.notes.iter().map(|(k, v)| format!("{:?}: {:?}", k, v)).collect();
+            let text = |v: &Option<String>| v.as_ref().map_or("null".to_owned(), |s| format!("{s:?}"));
             format!(
-                "{{\"scenario\": {:?}, \"server\": {:?}, \"messages\": {}, \"seconds\": {:.6}, \"cpu_seconds\": {:.6}, \"cpu_us_per_msg\": {:.4}, \"notes\": {{{}}}}}",
+                "{{\"scenario\": {:?}, \"server\": {:?}, \"messages\": {}, \"seconds\": {:.6}, \"cpu_seconds\": {:.6}, \"cpu_us_per_msg\": {:.4}, \"skipped\": {}, \"version\": {}, \"notes\": {{{}}}}}",
                 r.scenario,
                 r.server,
                 r.messages,
                 r.seconds,
                 r.cpu_seconds,
                 r.cpu_us_per_msg(),
+                text(&r.skipped),
+                text(&r.version),
                 notes.join(", ")
             )
         })
