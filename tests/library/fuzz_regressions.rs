@@ -29,3 +29,40 @@ fn deflate_with_a_tiny_max_message_size_delivers_and_limits() {
     assert_eq!(c.expect_close().0, 1009, "40 bytes inflated past max_message_size 10");
     server.shutdown();
 }
+
+/// F2: a refusal with a chunked body whose second chunk size is near `usize::MAX` overflowed
+/// `body.len() + size` in the client's body reader (`read_chunks`): a panic where overflow
+/// checks are on (debug builds, the tests), a wrapped length in release builds. The answer
+/// must be the typed refusal with the body read so far. Found while writing the
+/// `response_head` target, confirmed by it (fuzz/regressions/response_head/f2-chunk-size-overflow).
+#[test]
+#[ignore = "fuzz finding F2 (src/handshake/client.rs, read_chunks): fails until fixed"]
+fn a_chunk_size_near_usize_max_is_a_refusal_not_an_overflow() {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use syncws::{Client, ClientConfig, Error, HandshakeError, Message, Session};
+
+    struct Nothing;
+    impl syncws::Handler for Nothing {
+        fn on_message(&mut self, _: &Session, _: Message) {}
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap_or(0) == 1 {
+            head.push(byte[0]);
+        }
+        let answer = b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nffffffffffffffff\r\n";
+        s.write_all(answer).unwrap();
+    });
+    let config = ClientConfig::default().handshake_timeout(Duration::from_secs(5));
+    match Client::new(config).connect(&url, Nothing) {
+        Err(Error::Handshake(HandshakeError::Status { status: 500, body, .. })) => assert_eq!(body, b"a"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    server.join().unwrap();
+}
