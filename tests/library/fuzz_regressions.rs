@@ -27,6 +27,8 @@ fn deflate_with_a_tiny_max_message_size_delivers_and_limits() {
     assert_eq!(c.recv_message().expect("the echo of a 2-byte message").text(), "hi");
     c.send_message(&[b'x'; 40], false).unwrap();
     assert_eq!(c.expect_close().0, 1009, "40 bytes inflated past max_message_size 10");
+    c.send_close(1009, "");
+    drop(c);
     server.shutdown();
 }
 
