@@ -200,10 +200,13 @@ fn compile_lws(source: &Path, binary: &Path) -> Result<(), String> {
     if let Some(dir) = binary.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
+    // Built beside it, then renamed over it: a bench already running the old one keeps it.
+    let fresh = binary.with_extension(format!("new{}", std::process::id()));
     run_ok(
-        Command::new("cc").args(["-O2", "-o"]).arg(binary).arg(source).args(flags.split_whitespace()),
+        Command::new("cc").args(["-O2", "-o"]).arg(&fresh).arg(source).args(flags.split_whitespace()),
         "cc could not build bench/peers/lws_echo.c",
-    )
+    )?;
+    std::fs::rename(&fresh, binary).map_err(|e| format!("{}: {e}", binary.display()))
 }
 
 /// Starts peer `kind` once: its version from its `listening` line, and whether it accepts
@@ -231,7 +234,10 @@ fn probe(kind: &'static str) -> Result<Ready, String> {
     #[cfg(feature = "deflate")]
     let no_deflate = match wsclient::Client::open_deflate(srv.addr, "/echo", Duration::from_secs(10)) {
         Ok(_) => None,
-        Err(e) => Some(format!("no permessage-deflate (offered, then: {e})")),
+        Err(e) if e.to_string().contains("did not accept") => {
+            Some(format!("no permessage-deflate: {kind} answers an offer of it without it"))
+        }
+        Err(e) => Some(format!("the permessage-deflate probe failed: {e}")),
     };
     #[cfg(not(feature = "deflate"))]
     let no_deflate = Some("syncws-bench was built without its deflate feature".to_owned());
