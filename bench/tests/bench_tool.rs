@@ -66,5 +66,13 @@ fn the_client_scenarios_measure_the_client_process() {
     let idle =
         stdout.lines().find(|l| l.starts_with("| clientidle100 |")).unwrap_or_else(|| panic!("{stdout}"));
     assert!(idle.contains("open at end 100/100"), "{idle}");
-    assert!(idle.contains("threads/client 2.0"), "{idle}");
+    // One thread per idle client (its write loop starts only when something must wait), and
+    // the process's few shared ones (the timer) spread over 100 clients.
+    let threads: f64 = idle
+        .split("threads/client ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok())
+        .unwrap_or_else(|| panic!("no threads/client in {idle}"));
+    assert!((1.0..1.2).contains(&threads), "{idle}");
 }

@@ -22,6 +22,7 @@ pub(crate) mod run;
 pub(crate) mod session;
 pub(crate) mod settings;
 pub(crate) mod shared;
+pub(crate) mod stack;
 #[cfg(test)]
 pub(crate) mod testing;
 pub(crate) mod timer;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 use super::shared::{Conn, Ctrl};
+use super::stack::{TRIM_EVERY_MS, ThreadStack};
 use crate::error::{Error, ProtocolError};
 use crate::extensions::MessageDecoder;
 use crate::protocol::close::parse_close;
@@ -61,6 +62,10 @@ pub(crate) struct ReadLoop<'a> {
     decoders: Vec<Box<dyn MessageDecoder>>,
     /// Raw route: every frame goes to the handler as it is.
     raw: bool,
+    /// This thread's stack, trimmed before waiting for input, and when it was last (by the
+    /// time of the last input; `None`: never).
+    stack: ThreadStack,
+    trimmed_ms: Option<u64>,
 }
 
 impl<'a> ReadLoop<'a> {
@@ -83,10 +88,14 @@ impl<'a> ReadLoop<'a> {
             rsv_allowed,
             decoders,
             raw,
+            stack: ThreadStack::current(),
+            trimmed_ms: None,
         }
     }
 
-    /// Reads until the peer closes, the stream ends, or the peer breaks a rule.
+    /// Reads until the peer closes, the stream ends, or the peer breaks a rule. Never inlined:
+    /// the stack under an idle connection's wait stays shallow (see `stack`).
+    #[inline(never)]
     pub(crate) fn run(&mut self, sink: &mut dyn Deliver) -> Ending {
         loop {
             match self.step(sink) {
@@ -102,6 +111,15 @@ impl<'a> ReadLoop<'a> {
 
     /// Reads one frame.
     fn step(&mut self, sink: &mut dyn Deliver) -> Result<Option<Ending>, Error> {
+        if !self.frames.has_buffered() {
+            // About to wait for input, perhaps for long: give back the stack pages that the
+            // handshake, the handler or a log line touched below here (see `stack`).
+            let last_rx = self.conn.last_rx_ms();
+            if self.trimmed_ms.is_none_or(|t| last_rx >= t + TRIM_EVERY_MS) {
+                self.stack.trim();
+                self.trimmed_ms = Some(last_rx);
+            }
+        }
         let Some(header) = self.frames.read_header(&mut self.stream)? else {
             return Ok(Some(Ending::Dropped(None)));
         };

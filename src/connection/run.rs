@@ -54,9 +54,33 @@ pub(crate) struct Ended {
     pub(crate) failure: Option<Error>,
 }
 
+/// A session under way: what its read loop and its end need.
+struct Live {
+    stream: Arc<Stream>,
+    conn: Arc<Conn>,
+    session: Session,
+    sink: Sink,
+    buf: InBuf,
+    framing: Framing,
+}
+
 /// Runs an open connection to its end: handler, read loop (the write loop's thread runs when
 /// needed), then the end of the session (`on_close`, end hooks, final reason).
+///
+/// The stack under an idle connection's wait for input is what it keeps resident (see
+/// `stack`), so the steps before and after the read loop are functions of their own, never
+/// inlined: their frames are gone while it waits.
 pub(crate) fn run(opened: Opened) -> Ended {
+    let Live { stream, conn, session, mut sink, buf, framing } = start(opened);
+    let raw = framing.raw;
+    let mut reader = ReadLoop::new(&stream, FrameReader::new(buf), &conn, framing);
+    let ending = reader.run(&mut sink.deliverer(&session, &conn));
+    finish(&conn, &stream, session, sink, reader, ending, raw)
+}
+
+/// Makes the session: its handle, the write loop's state, the handler's `on_open`.
+#[inline(never)]
+fn start(opened: Opened) -> Live {
     let Opened {
         stream,
         buf,
@@ -92,10 +116,24 @@ pub(crate) fn run(opened: Opened) -> Ended {
 
     let mut sink = Sink::new(target, &conn, &session, in_tx);
     sink.open(&session, &conn);
-
     let framing = Framing { rsv_allowed: extensions.rsv, decoders: extensions.decoders, raw };
-    let mut reader = ReadLoop::new(&stream, FrameReader::new(buf), &conn, framing);
-    let ending = reader.run(&mut sink.deliverer(&session, &conn));
+    Live { stream, conn, session, sink, buf, framing }
+}
+
+/// The end of a session, once its read loop has returned: the closing handshake's last steps,
+/// the write loop's end, `on_close` and the final reason. Never inlined, so that its frame is
+/// not on the stack while the connection waits for input (see `stack`).
+#[inline(never)]
+fn finish(
+    conn: &Arc<Conn>,
+    stream: &Stream,
+    session: Session,
+    mut sink: Sink,
+    mut reader: ReadLoop<'_>,
+    ending: Ending,
+    raw: bool,
+) -> Ended {
+    let settings = &conn.settings;
     let mut failure = sink.take_failure();
     let peer_closed = matches!(ending, Ending::PeerClose(..));
     match ending {

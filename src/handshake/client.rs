@@ -216,7 +216,7 @@ fn read_up_to(r: &mut impl Read, buf: &mut InBuf, body: &mut Vec<u8>, want: usiz
     while body.len() < want {
         let avail = buf.available();
         if avail.is_empty() {
-            let cap = buf.capacity();
+            let cap = buf.size();
             if buf.fill(r, cap)? == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }

@@ -42,6 +42,11 @@ impl FrameReader {
         FrameReader { buf }
     }
 
+    /// Whether input is buffered (a read for the next header may not need the socket).
+    pub(crate) fn has_buffered(&self) -> bool {
+        !self.buf.available().is_empty()
+    }
+
     /// Reads the next frame header. `Ok(None)` is a clean EOF between frames.
     pub(crate) fn read_header(&mut self, r: &mut impl Read) -> Result<Option<Header>, WireError> {
         loop {
@@ -70,7 +75,7 @@ impl FrameReader {
             }
             let had = self.buf.available().len();
             // The longest header is 14 bytes; the buffer is normally far larger.
-            let cap = self.buf.capacity().max(14);
+            let cap = self.buf.size().max(14);
             if self.buf.fill(r, cap)? == 0 {
                 if had == 0 {
                     return Ok(None);
@@ -128,7 +133,7 @@ impl FrameReader {
                 let end = dst.len().min(at + remaining);
                 read_some(r, &mut dst[at..end])?
             } else {
-                let cap = self.buf.capacity();
+                let cap = self.buf.size();
                 if self.buf.fill(r, cap)? == 0 {
                     return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
                 }
@@ -145,7 +150,7 @@ impl FrameReader {
 
     /// Reads and discards input until EOF or an error (used while a connection closes).
     pub(crate) fn drain(&mut self, r: &mut impl Read) {
-        let cap = self.buf.capacity();
+        let cap = self.buf.size();
         loop {
             let n = self.buf.available().len();
             self.buf.consume(n);

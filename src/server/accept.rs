@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::answer::{answer_and_close, refuse};
 use super::state::ServerState;
+use crate::connection::registry::Registered;
 use crate::connection::run::{self, Opened};
 use crate::connection::shared::{Conn, Cut};
 use crate::extensions::negotiate;
@@ -21,16 +22,29 @@ use crate::transport::tls::TlsSession;
 
 /// Serves one accepted connection to its end.
 pub(crate) fn serve(state: &ServerState, tcp: TcpStream, peer: SocketAddr) {
+    if let Some((opened, _registered)) = open(state, tcp, peer) {
+        // Logged here, out of the handshake's deep frame: formatting a line takes stack too.
+        log::info!("{peer}: open {} (session {})", opened.request.path(), opened.conn.id);
+        run::run(opened);
+    }
+}
+
+/// The handshake: `Some` once the connection is a WebSocket (and registered, until the guard
+/// drops). Never inlined, so that its stack frame (the request, the answer) is gone before the
+/// read loop runs: an idle connection keeps only the pages its deepest call touched.
+#[inline(never)]
+fn open(state: &ServerState, tcp: TcpStream, peer: SocketAddr) -> Option<(Opened, Registered)> {
     // One file descriptor per connection: the read loop, the write loop and the timer share
     // it (`&Stream` reads and writes).
-    let Some(stream) = new_stream(state, tcp, peer) else { return };
+    let stream = new_stream(state, tcp, peer)?;
     let stream = Arc::new(stream);
     let timer = state.timer.clone();
     let (conn, ctrl_rx) =
         Conn::new(state.next_id(), peer, &stream, state.settings.clone(), timer.clock(), timer);
     let conn = Arc::new(conn);
-    let Some(_registered) = state.registry.register(&conn) else {
-        return log::debug!("{peer}: server shutting down; connection dropped");
+    let Some(registered) = state.registry.register(&conn) else {
+        log::debug!("{peer}: server shutting down; connection dropped");
+        return None;
     };
     conn.watch();
     if state.config.nodelay {
@@ -39,20 +53,26 @@ pub(crate) fn serve(state: &ServerState, tcp: TcpStream, peer: SocketAddr) {
     // The TLS handshake runs under the handshake timeout, as the request does.
     #[cfg(feature = "tls")]
     if let Err(e) = stream.tls_handshake() {
-        return tls_failed(&stream, &conn, &e, peer);
+        tls_failed(&stream, &conn, &e, peer);
+        return None;
     }
     let mut buf = InBuf::new(state.settings.read_buffer_size);
     let mut request = match read_request(&mut &*stream, &mut buf, state.config.max_request_size, peer) {
         Ok(request) => request,
-        Err(ReadFailure::Reject(r)) => return refuse(&stream, &r, peer, None),
+        Err(ReadFailure::Reject(r)) => {
+            refuse(&stream, &r, peer, None);
+            return None;
+        }
         Err(ReadFailure::Io(e)) => {
             if conn.cut_reason() != Cut::HandshakeTimeout {
-                return match crate::Error::from(e) {
+                match crate::Error::from(e) {
                     crate::Error::Io(e) => log::debug!("{peer}: connection ended during handshake: {e}"),
                     tls => log::info!("{peer}: {tls} (before the upgrade request was complete)"),
-                };
+                }
+            } else {
+                refuse(&stream, &Rejection::new(408, "handshake not completed in time"), peer, None);
             }
-            return refuse(&stream, &Rejection::new(408, "handshake not completed in time"), peer, None);
+            return None;
         }
     };
     request.secure = stream.is_tls();
@@ -63,9 +83,9 @@ pub(crate) fn serve(state: &ServerState, tcp: TcpStream, peer: SocketAddr) {
             let extensions = negotiate(state.router.extensions_for(&route), &request);
             let response = upgrade::switching_protocols(&accept, protocol.as_deref(), &extensions.header);
             if let Err(e) = (&*stream).write_all(&response) {
-                return log::debug!("{peer}: could not send 101: {e}");
+                log::debug!("{peer}: could not send 101: {e}");
+                return None;
             }
-            log::info!("{peer}: open {path} (session {})", conn.id);
             let target = route.target();
             Opened {
                 stream,
@@ -83,11 +103,15 @@ pub(crate) fn serve(state: &ServerState, tcp: TcpStream, peer: SocketAddr) {
         }
         Answer::Http(response) => {
             log::debug!("{peer}: HTTP {} for {path}", response.status());
-            return answer_and_close(&stream, &response.to_bytes(), peer);
+            answer_and_close(&stream, &response.to_bytes(), peer);
+            return None;
         }
-        Answer::Refuse(rejection) => return refuse(&stream, &rejection, peer, Some(&path)),
+        Answer::Refuse(rejection) => {
+            refuse(&stream, &rejection, peer, Some(&path));
+            return None;
+        }
     };
-    run::run(opened);
+    Some((opened, registered))
 }
 
 /// The connection's stream: plain, or a TLS session to run the handshake of.
