@@ -212,7 +212,9 @@ impl ClientConfig {
         self
     }
 
-    /// Initial size of the read buffer. At least 256 bytes. Defaults to 4 KiB.
+    /// Size the read buffer grows to while the server sends faster than it is read; see
+    /// [`Config::read_buffer_size`](crate::Config::read_buffer_size). At least 256 bytes.
+    /// Defaults to 4 KiB.
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.read_buffer_size = bytes;
         self

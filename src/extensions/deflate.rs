@@ -386,7 +386,7 @@ impl MessageDecoder for Inflater {
         // Grow the output only as inflation fills it, never past max_size + 1: a small
         // message that inflates to gigabytes fails before it is allocated.
         let limit = max_size.saturating_add(1);
-        let mut out = Vec::with_capacity(payload.len().saturating_mul(2).clamp(64, limit));
+        let mut out = Vec::with_capacity(payload.len().saturating_mul(2).max(64).min(limit));
         let mut input = &payload[..];
         let mut ended = false;
         loop {

@@ -249,7 +249,7 @@ fn read_chunks(r: &mut impl Read, buf: &mut InBuf, body: &mut Vec<u8>) -> io::Re
         if size == 0 {
             return Ok(());
         }
-        let want = (body.len() + size).min(MAX_BODY);
+        let want = body.len().saturating_add(size).min(MAX_BODY);
         read_up_to(r, buf, body, want)?;
         if body.len() >= MAX_BODY {
             return Ok(());

@@ -164,8 +164,11 @@ impl Config {
         self
     }
 
-    /// Initial size of each connection's read buffer; it grows only while a large header is
-    /// being read. At least 256 bytes. Defaults to 4 KiB.
+    /// Size each connection's read buffer grows to while the peer sends faster than it is
+    /// read. Buffers start at 512 bytes (or this size, if less), double while reads fill them
+    /// and shrink back while reads are small, so an idle connection holds 512 bytes; payloads
+    /// at least as large as the buffer are read straight into the message. At least 256 bytes.
+    /// Defaults to 4 KiB.
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.read_buffer_size = bytes;
         self

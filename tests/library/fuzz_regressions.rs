@@ -12,7 +12,6 @@ use crate::support::*;
 /// `inflate` targets (fuzz/regressions/{frames,inflate}/f1-deflate-limit-under-63).
 #[cfg(feature = "deflate")]
 #[test]
-#[ignore = "fuzz finding F1 (src/extensions/deflate.rs, Inflater::decode): fails until fixed"]
 fn deflate_with_a_tiny_max_message_size_delivers_and_limits() {
     use syncws::{Config, Deflate, Server};
     let (tx, events) = crossbeam_channel::unbounded();
@@ -38,7 +37,6 @@ fn deflate_with_a_tiny_max_message_size_delivers_and_limits() {
 /// must be the typed refusal with the body read so far. Found while writing the
 /// `response_head` target, confirmed by it (fuzz/regressions/response_head/f2-chunk-size-overflow).
 #[test]
-#[ignore = "fuzz finding F2 (src/handshake/client.rs, read_chunks): fails until fixed"]
 fn a_chunk_size_near_usize_max_is_a_refusal_not_an_overflow() {
     use std::io::{Read, Write};
     use std::net::TcpListener;
