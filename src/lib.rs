@@ -7,8 +7,10 @@
 //! connection from any thread.
 //!
 //! Each connection has a read loop (on its own thread, calling the handler) and a write loop
-//! (a second thread) linked by bounded crossbeam channels; a sender writes its message to the
-//! socket itself when nothing is queued ahead of it (see [`Config::direct_writes`]). One timer
+//! linked by bounded crossbeam channels; a sender writes its message to the socket itself when
+//! nothing is queued ahead of it (see [`Config::direct_writes`]), and the write loop's thread
+//! starts only when something must wait, and parks again when quiet: an idle connection is one
+//! thread. One timer
 //! thread per server sends pings and enforces every timeout. [`ServerHandle::shutdown`] (or
 //! [`ServerHandle::wait`] with a [`Stopper`]) closes every session with 1001.
 //!
