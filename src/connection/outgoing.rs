@@ -32,7 +32,6 @@ impl Outbound {
 /// keep each thread's order.
 #[derive(Clone)]
 pub struct Outgoing {
-    pub(crate) tx: Sender<Outbound>,
     pub(crate) conn: Arc<Conn>,
 }
 
@@ -50,7 +49,7 @@ impl Outgoing {
             Err(m) => return Err(SendError(m)),
         };
         self.conn.note_queued();
-        self.tx.send(Outbound::Message(message)).map_err(|e| {
+        self.conn.queue().send(Outbound::Message(message)).map_err(|e| {
             self.conn.note_unqueued(1);
             SendError(e.into_inner().into_message())
         })?;
@@ -69,7 +68,7 @@ impl Outgoing {
             Err(m) => return Err(TrySendError::Closed(m)),
         };
         self.conn.note_queued();
-        self.tx.try_send(Outbound::Message(message)).map_err(|e| {
+        self.conn.queue().try_send(Outbound::Message(message)).map_err(|e| {
             self.conn.note_unqueued(1);
             match e {
                 crossbeam_channel::TrySendError::Full(m) => TrySendError::Full(m.into_message()),
@@ -95,7 +94,7 @@ impl Outgoing {
     /// Queues a raw route's frame behind everything sent before it.
     pub(crate) fn send_frame(&self, frame: Frame) -> Result<(), Frame> {
         self.conn.note_queued();
-        self.tx.send(Outbound::Frame(frame)).map_err(|e| {
+        self.conn.queue().send(Outbound::Frame(frame)).map_err(|e| {
             self.conn.note_unqueued(1);
             match e.into_inner() {
                 Outbound::Frame(f) => f,
@@ -108,17 +107,41 @@ impl Outgoing {
 
     /// How many messages wait in the queue.
     pub fn len(&self) -> usize {
-        self.tx.len()
+        self.conn.queue_if_made().map_or(0, Sender::len)
     }
 
     /// Whether the queue is empty.
     pub fn is_empty(&self) -> bool {
-        self.tx.is_empty()
+        self.len() == 0
     }
 }
 
 impl fmt::Debug for Outgoing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Outgoing").field("session", &self.conn.id).field("queued", &self.tx.len()).finish()
+        f.debug_struct("Outgoing").field("session", &self.conn.id).field("queued", &self.len()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::connection::testing;
+    use crate::server::Config;
+
+    #[test]
+    fn the_queue_is_made_only_when_a_message_must_wait() {
+        // Written directly: no queue (its slots would cost 48 bytes each, up front).
+        let f = testing::session(Config::default().settings());
+        f.conn.set_direct_writes(true);
+        f.session.send_text("direct").unwrap();
+        assert!(f.conn.queue_if_made().is_none());
+        assert_eq!(f.session.outgoing().len(), 0);
+        // Without direct writes every message waits for the write loop (stuck in the fixture).
+        let f = testing::session(Config::default().direct_writes(false).queue_capacity(3).settings());
+        assert!(f.conn.queue_if_made().is_none());
+        f.session.send_text("one").unwrap();
+        f.session.send_text("two").unwrap();
+        let out = f.session.outgoing();
+        assert_eq!((out.len(), out.is_empty()), (2, false));
+        assert_eq!(f.conn.queue_if_made().map(|q| q.capacity()), Some(Some(3)));
     }
 }

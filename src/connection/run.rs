@@ -96,19 +96,18 @@ fn start(opened: Opened) -> Live {
     } = opened;
     let settings = &conn.settings;
     let raw = target.is_raw();
-    let (out_tx, out_rx) = crossbeam_channel::bounded(settings.queue_capacity);
     let (in_tx, in_rx) =
         crossbeam_channel::bounded(if target.is_channel() { settings.queue_capacity } else { 0 });
     let extensions_header = std::mem::take(&mut extensions.header);
     let info = SessionInfo { request, protocol, extensions: extensions_header, raw, response, attempt };
-    let session = Session::new(conn.clone(), info, out_tx, in_rx);
+    let session = Session::new(conn.clone(), info, in_rx);
     // A raw handler answers pings itself, and sends its own.
     conn.auto_ping.store(!raw, Ordering::Relaxed);
     let encoders = std::mem::take(&mut extensions.encoders);
 
     // Extension encoders run on the write loop only.
     conn.set_direct_writes(settings.direct_writes && encoders.is_empty());
-    conn.writer.install(&conn, WriterState::new(&conn, ctrl_rx, out_rx, encoders));
+    conn.writer.install(&conn, WriterState::new(&conn, ctrl_rx, encoders));
     conn.advance(Phase::Open);
     if let Some(announce) = announce {
         announce(&session);

@@ -4,9 +4,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 
-use super::outgoing::{Outbound, Outgoing};
+use super::outgoing::Outgoing;
 use super::shared::{Conn, Ctrl, Phase};
 #[cfg(feature = "serde")]
 use crate::error::ConvertError;
@@ -57,13 +57,8 @@ struct Inner {
 }
 
 impl Session {
-    pub(crate) fn new(
-        conn: Arc<Conn>,
-        info: SessionInfo,
-        outgoing: Sender<Outbound>,
-        incoming: Receiver<Message>,
-    ) -> Self {
-        let outgoing = Outgoing { tx: outgoing, conn: conn.clone() };
+    pub(crate) fn new(conn: Arc<Conn>, info: SessionInfo, incoming: Receiver<Message>) -> Self {
+        let outgoing = Outgoing { conn: conn.clone() };
         Session {
             inner: Arc::new(Inner {
                 conn,

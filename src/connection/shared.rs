@@ -13,6 +13,7 @@ use super::broadcast_lane::BroadcastLane;
 use super::clock::Clock;
 use super::closing::Closing;
 use super::direct::{self, Direct};
+use super::outgoing::Outbound;
 use super::settings::Settings;
 use super::writer_slot::WriterSlot;
 use crate::protocol::CloseCode;
@@ -159,6 +160,9 @@ pub(crate) struct Conn {
     pub(crate) wire: Mutex<Wire>,
     /// The write loop's thread, started when something must wait (see `writer_slot`).
     pub(crate) writer: WriterSlot,
+    /// The sending end of the outgoing queue, made when the first item must wait: its slots are
+    /// allocated up front (3 KiB for 64 messages), which most connections never need.
+    queue: OnceLock<Sender<Outbound>>,
     /// Data items put in the outgoing queue and not yet written.
     queued: AtomicUsize,
     /// Whether senders may write to the socket themselves (see `direct`).
@@ -214,6 +218,7 @@ impl Conn {
             broadcast: OnceLock::new(),
             wire: Mutex::new(Wire::default()),
             writer: WriterSlot::default(),
+            queue: OnceLock::new(),
             queued: AtomicUsize::new(0),
             direct: AtomicBool::new(false),
             recycled: Mutex::new(None),
@@ -361,6 +366,20 @@ impl Conn {
         }
         self.writer.wake(self);
         true
+    }
+
+    /// The outgoing queue, made on first use; its receiving end goes to the write loop.
+    pub(crate) fn queue(&self) -> &Sender<Outbound> {
+        self.queue.get_or_init(|| {
+            let (tx, rx) = crossbeam_channel::bounded(self.settings.queue_capacity);
+            self.writer.hand_queue(self, rx);
+            tx
+        })
+    }
+
+    /// The outgoing queue, if it was made.
+    pub(crate) fn queue_if_made(&self) -> Option<&Sender<Outbound>> {
+        self.queue.get()
     }
 
     /// Makes sure the write loop serves what was just queued (see `writer_slot`).

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 
-use super::outgoing::Outbound;
 use super::session::{Session, SessionInfo};
 use super::settings::Settings;
 use super::shared::{Conn, Ctrl};
@@ -20,8 +19,9 @@ pub(crate) struct Fixture {
     pub(crate) conn: Arc<Conn>,
     /// The connection's timer queue, which no thread serves: tests take what is due themselves.
     pub(crate) timer: Arc<TimerQueue>,
-    /// Kept open for the fixture's life: both sockets and the lanes' receiving ends.
-    _keep: (Arc<Stream>, TcpStream, Receiver<Ctrl>, Receiver<Outbound>),
+    /// Kept open for the fixture's life: both sockets and the control lane's receiving end
+    /// (the outgoing queue's waits in the write loop's slot, as it would for a stuck one).
+    _keep: (Arc<Stream>, TcpStream, Receiver<Ctrl>),
 }
 
 /// A fixture with `settings`.
@@ -37,7 +37,6 @@ pub(crate) fn session(settings: Settings) -> Fixture {
     let (conn, ctrl) = Conn::new(id, peer, &server_socket, settings.clone(), timer.clock(), timer.clone());
     let conn = Arc::new(conn);
     conn.advance(super::shared::Phase::Open);
-    let (out_tx, out) = crossbeam_channel::bounded(settings.queue_capacity);
     let (_in_tx, in_rx) = crossbeam_channel::bounded(0);
     let request = Request {
         remote_addr: peer,
@@ -55,6 +54,6 @@ pub(crate) fn session(settings: Settings) -> Fixture {
         response: None,
         attempt: 0,
     };
-    let session = Session::new(conn.clone(), info, out_tx, in_rx);
-    Fixture { session, conn, timer, _keep: (server_socket, client, ctrl, out) }
+    let session = Session::new(conn.clone(), info, in_rx);
+    Fixture { session, conn, timer, _keep: (server_socket, client, ctrl) }
 }

@@ -69,8 +69,8 @@ enum Exit {
 pub(crate) struct WriterState {
     /// Control frames and commands, served first.
     ctrl: Receiver<Ctrl>,
-    /// The session's outgoing queue.
-    data: Receiver<Outbound>,
+    /// The session's outgoing queue, once made (see `Conn::queue`).
+    data: Option<Receiver<Outbound>>,
     /// The negotiated extensions' encoders, applied in order.
     encoders: Vec<Box<dyn MessageEncoder>>,
     masks: Option<MaskKeys>,
@@ -78,14 +78,14 @@ pub(crate) struct WriterState {
 
 impl WriterState {
     /// The state of a new connection's write loop.
-    pub(crate) fn new(
-        conn: &Conn,
-        ctrl: Receiver<Ctrl>,
-        data: Receiver<Outbound>,
-        encoders: Vec<Box<dyn MessageEncoder>>,
-    ) -> Self {
+    pub(crate) fn new(conn: &Conn, ctrl: Receiver<Ctrl>, encoders: Vec<Box<dyn MessageEncoder>>) -> Self {
         let masks = conn.settings.mask_outgoing.then(MaskKeys::default);
-        WriterState { ctrl, data, encoders, masks }
+        WriterState { ctrl, data: None, encoders, masks }
+    }
+
+    /// Takes the outgoing queue's receiving end, made after this state.
+    pub(crate) fn take_queue(&mut self, data: Receiver<Outbound>) {
+        self.data = Some(data);
     }
 
     /// Whether frames go through extension encoders (which need a larger stack).
@@ -97,7 +97,7 @@ impl WriterState {
     /// requested close, or bytes a direct write left unsent.
     pub(crate) fn has_work(&self, conn: &Conn) -> bool {
         !self.ctrl.is_empty()
-            || !self.data.is_empty()
+            || self.data.as_ref().is_some_and(|d| !d.is_empty())
             || conn.close_pending()
             || conn.broadcast_lane_if_any().is_some_and(|lane| !lane.is_empty())
             || !conn.wire.lock().unwrap_or_else(|e| e.into_inner()).pending.is_empty()
@@ -156,10 +156,15 @@ impl Writer {
     /// Serves the lanes until the end or a quiet period; `gather_first`: work is known to
     /// wait, gather it before waiting.
     fn serve(&mut self, mut gather_first: bool) -> io::Result<Exit> {
-        let (ctrl, data) = (self.state.ctrl.clone(), self.state.data.clone());
-        let (ctrl, data) = (&ctrl, &data);
+        let ctrl = &self.state.ctrl.clone();
+        let mut data = self.state.data.clone().unwrap_or_else(crossbeam_channel::never);
         loop {
             self.pick_up_lane();
+            if let Some(queue) = self.conn.writer.take_queue() {
+                data = queue.clone();
+                self.state.take_queue(queue);
+            }
+            let data = &data;
             let wake = if std::mem::take(&mut gather_first) {
                 Wake::Shared
             } else {

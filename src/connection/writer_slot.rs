@@ -15,10 +15,14 @@
 
 use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crossbeam_channel::Receiver;
+
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use super::shared::{Conn, Cut};
+use super::outgoing::Outbound;
+use super::shared::{Conn, Ctrl, Cut};
 use super::write_loop::{self, WRITER_STACK, WRITER_STACK_WITH_EXTENSIONS, WriterState};
 
 /// How long a write loop thread waits without work before it parks.
@@ -28,11 +32,20 @@ pub(crate) const QUIET: Duration = Duration::from_secs(2);
 pub(crate) struct WriterSlot {
     /// Whether wakers need do nothing: a write loop thread runs, or none ever will again.
     running: AtomicBool,
-    state: Mutex<State>,
+    state: Mutex<Slot>,
+    /// Whether an outgoing queue waits in the slot for a running write loop to take it.
+    queue_waits: AtomicBool,
     /// Signalled when the write loop ends for good.
     ended: Condvar,
     /// Why its thread could not be started, if that is how it ended.
     spawn_failure: Mutex<Option<std::io::Error>>,
+}
+
+/// The slot's state, and an outgoing queue made while the write loop ran (or before the
+/// connection opened), for it to take.
+struct Slot {
+    state: State,
+    queue: Option<Receiver<Outbound>>,
 }
 
 enum State {
@@ -50,7 +63,8 @@ impl Default for WriterSlot {
     fn default() -> Self {
         WriterSlot {
             running: AtomicBool::new(false),
-            state: Mutex::new(State::Unset),
+            state: Mutex::new(Slot { state: State::Unset, queue: None }),
+            queue_waits: AtomicBool::new(false),
             ended: Condvar::new(),
             spawn_failure: Mutex::new(None),
         }
@@ -58,18 +72,50 @@ impl Default for WriterSlot {
 }
 
 impl WriterSlot {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, Slot> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands the write loop the receiving end of the outgoing queue, just made: into its state
+    /// if parked, into the slot for a running one (nudged to take it), or dropped if the write
+    /// loop has ended (sends then fail).
+    pub(crate) fn hand_queue(&self, conn: &Conn, queue: Receiver<Outbound>) {
+        let mut slot = self.lock();
+        match &mut slot.state {
+            State::Parked(writer) => writer.take_queue(queue),
+            State::Ended(_) => drop(queue),
+            State::Unset | State::Running(_) => {
+                slot.queue = Some(queue);
+                self.queue_waits.store(true, Ordering::Release);
+                drop(slot);
+                // A running write loop waits on the lanes it has: wake it to take the queue.
+                let _ = conn.ctrl_tx.try_send(Ctrl::Flush);
+            }
+        }
+    }
+
+    /// The outgoing queue, if one waits in the slot (cheap when none does).
+    pub(crate) fn take_queue(&self) -> Option<Receiver<Outbound>> {
+        if !self.queue_waits.load(Ordering::Acquire) {
+            return None;
+        }
+        self.queue_waits.store(false, Ordering::Release);
+        self.lock().queue.take()
     }
 
     /// Hands the write loop its state when the connection opens; no thread starts yet. If the
     /// connection was cut in the meantime, the state is dropped.
-    pub(crate) fn install(&self, conn: &Conn, writer: WriterState) {
-        let mut state = self.lock();
-        match *state {
-            State::Unset => *state = State::Parked(Box::new(writer)),
+    pub(crate) fn install(&self, conn: &Conn, mut writer: WriterState) {
+        let mut slot = self.lock();
+        match slot.state {
+            State::Unset => {
+                if let Some(queue) = slot.queue.take() {
+                    writer.take_queue(queue);
+                }
+                slot.state = State::Parked(Box::new(writer));
+            }
             _ => {
-                drop(state);
+                drop(slot);
                 drop(writer);
                 close_broadcast_lane(conn);
             }
@@ -83,16 +129,17 @@ impl WriterSlot {
         if self.running.load(Ordering::SeqCst) {
             return;
         }
-        let mut state = self.lock();
-        let State::Parked(_) = *state else { return };
-        let State::Parked(writer) = std::mem::replace(&mut *state, State::Running(None)) else {
+        let mut slot = self.lock();
+        let State::Parked(_) = slot.state else { return };
+        let State::Parked(writer) = std::mem::replace(&mut slot.state, State::Running(None)) else {
             unreachable!("checked above");
         };
         let Some(stream) = conn.stream() else {
             // The connection has ended: nothing will be written.
-            *state = State::Ended(None);
+            slot.state = State::Ended(None);
+            slot.queue = None;
             self.running.store(true, Ordering::SeqCst);
-            drop(state);
+            drop(slot);
             drop(writer);
             self.ended.notify_all();
             return;
@@ -105,11 +152,12 @@ impl WriterSlot {
             .stack_size(stack)
             .spawn(move || write_loop::run(stream, writer_conn, writer));
         match spawned {
-            Ok(handle) => *state = State::Running(Some(handle)),
+            Ok(handle) => slot.state = State::Running(Some(handle)),
             Err(e) => {
                 // The state went with the closure that could not run.
-                *state = State::Ended(None);
-                drop(state);
+                slot.state = State::Ended(None);
+                slot.queue = None;
+                drop(slot);
                 log::warn!("{}: cannot start write loop: {e}", conn.peer);
                 *self.spawn_failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
                 self.ended.notify_all();
@@ -121,8 +169,12 @@ impl WriterSlot {
 
     /// Called by a write loop with nothing to do for [`QUIET`]: parks it (its thread then
     /// returns) unless work arrived meanwhile, in which case the state comes back to go on.
-    pub(crate) fn park(&self, conn: &Conn, writer: Box<WriterState>) -> Result<(), Box<WriterState>> {
-        let mut state = self.lock();
+    pub(crate) fn park(&self, conn: &Conn, mut writer: Box<WriterState>) -> Result<(), Box<WriterState>> {
+        let mut slot = self.lock();
+        if let Some(queue) = slot.queue.take() {
+            self.queue_waits.store(false, Ordering::Release);
+            writer.take_queue(queue);
+        }
         self.running.store(false, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if writer.has_work(conn) {
@@ -130,21 +182,23 @@ impl WriterSlot {
             return Err(writer);
         }
         // Dropping this thread's own handle detaches it; it returns right after.
-        *state = State::Parked(writer);
+        slot.state = State::Parked(writer);
         Ok(())
     }
 
     /// Called by a write loop that ends for good (its close frame written, the connection cut,
     /// or a failed write).
     pub(crate) fn end(&self, conn: &Conn) {
-        let mut state = self.lock();
-        let handle = match std::mem::replace(&mut *state, State::Ended(None)) {
+        let mut slot = self.lock();
+        let handle = match std::mem::replace(&mut slot.state, State::Ended(None)) {
             State::Running(handle) => handle,
             _ => None,
         };
-        *state = State::Ended(handle);
+        slot.state = State::Ended(handle);
+        let queue = slot.queue.take();
         self.running.store(true, Ordering::SeqCst);
-        drop(state);
+        drop(slot);
+        drop(queue);
         close_broadcast_lane(conn);
         self.ended.notify_all();
     }
@@ -152,31 +206,32 @@ impl WriterSlot {
     /// The connection was cut: a parked (or never started) write loop ends here; a running one
     /// sees the cut itself.
     pub(crate) fn abort(&self, conn: &Conn) {
-        let mut state = self.lock();
-        if matches!(*state, State::Running(_) | State::Ended(_)) {
+        let mut slot = self.lock();
+        if matches!(slot.state, State::Running(_) | State::Ended(_)) {
             return;
         }
-        let old = std::mem::replace(&mut *state, State::Ended(None));
+        let old = std::mem::replace(&mut slot.state, State::Ended(None));
+        let queue = slot.queue.take();
         self.running.store(true, Ordering::SeqCst);
-        drop(state);
-        drop(old);
+        drop(slot);
+        drop((old, queue));
         close_broadcast_lane(conn);
         self.ended.notify_all();
     }
 
     /// Waits until the write loop has ended for good, and for its thread to exit.
     pub(crate) fn wait_ended(&self) {
-        let mut state = self.lock();
+        let mut slot = self.lock();
         loop {
-            if let State::Ended(handle) = &mut *state {
+            if let State::Ended(handle) = &mut slot.state {
                 let handle = handle.take();
-                drop(state);
+                drop(slot);
                 if let Some(handle) = handle {
                     let _ = handle.join();
                 }
                 return;
             }
-            state = self.ended.wait(state).unwrap_or_else(|e| e.into_inner());
+            slot = self.ended.wait(slot).unwrap_or_else(|e| e.into_inner());
         }
     }
 
