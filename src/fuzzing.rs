@@ -38,23 +38,6 @@ const PEER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9);
 /// the reader runs on the same thread, after it).
 pub const MAX_FRAME_INPUT: usize = 16 * 1024;
 
-/// The smallest decoded-size limit the permessage-deflate wrappers pass to the decoder.
-///
-/// Fuzz finding F1 (docs/RELIABILITY.md): `Inflater::decode` panics for any `max_size` under
-/// 63 (`clamp(64, max_size + 1)` with min > max), which `Config::max_message_size` allows.
-/// Until it is fixed, [`frames`] (with `deflate`) and [`inflate`] raise smaller limits to
-/// this one so that fuzzing goes on past it; set it to 0 once the decoder is fixed.
-pub const DEFLATE_LIMIT_FLOOR: usize = 64;
-
-/// Whether [`response_head`] leaves `data` out because it may hit fuzz finding F2
-/// (docs/RELIABILITY.md): the client's chunked-body reader computes `body.len() + size`
-/// unchecked, which overflows for a chunk size near `usize::MAX` (a panic where overflow
-/// checks are on). Any run of hex digits with 16 or more significant digits is left out, so
-/// that fuzzing goes on past it; make this return `false` once `read_chunks` is fixed.
-pub fn skips_f2(data: &[u8]) -> bool {
-    data.split(|b| !b.is_ascii_hexdigit()).any(|run| run.iter().skip_while(|&&b| b == b'0').count() >= 16)
-}
-
 /// The configuration a fuzzed read loop runs with (what `Config` and `ClientConfig` set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameLimits {
@@ -116,8 +99,7 @@ pub fn frames_from_bytes(data: &[u8]) -> FramesOutcome {
 /// ended by EOF. Only the first [`MAX_FRAME_INPUT`] bytes are sent.
 ///
 /// The stream goes through a Unix socket pair, its reading end wrapped as the `TcpStream` the
-/// connection's `Stream` holds (reads are `read(2)` either way). With `deflate`,
-/// `max_message_size` is at least [`DEFLATE_LIMIT_FLOOR`]. Nothing drains the control
+/// connection's `Stream` holds (reads are `read(2)` either way). Nothing drains the control
 /// lane: its receiver is dropped, so pongs are refused at once instead of blocking.
 ///
 /// # Panics
@@ -126,11 +108,6 @@ pub fn frames_from_bytes(data: &[u8]) -> FramesOutcome {
 /// code that may not be sent or a reason over 123 bytes.
 pub fn frames(data: &[u8], limits: &FrameLimits) -> FramesOutcome {
     let data = &data[..data.len().min(MAX_FRAME_INPUT)];
-    let mut limits = *limits;
-    if limits.deflate && !limits.raw {
-        limits.max_message_size = limits.max_message_size.max(DEFLATE_LIMIT_FLOOR);
-    }
-    let limits = &limits;
     let (reader, mut writer) = UnixStream::pair().expect("socketpair");
     writer.write_all(data).expect("the socket pair takes the whole input");
     drop(writer);
@@ -509,14 +486,13 @@ pub fn inflate_from_bytes(data: &[u8]) -> InflateOutcome {
 
 /// Inflates `messages` in turn, as one connection's permessage-deflate decoder does (the
 /// decoder a server negotiates with `Deflate`, its state kept across messages unless
-/// `no_context`), each limited to `max` bytes (at least [`DEFLATE_LIMIT_FLOOR`]); stops at
-/// the first error, as a connection fails on it.
+/// `no_context`), each limited to `max` bytes; stops at the first error, as a connection
+/// fails on it.
 ///
 /// # Panics
 /// When a decoded message is longer than `max`, or a decoder's output buffer was allocated
 /// larger than `max + 1` bytes (the decoder grows it only as inflation fills it).
 pub fn inflate(messages: &[&[u8]], max: usize, no_context: bool) -> InflateOutcome {
-    let max = max.max(DEFLATE_LIMIT_FLOOR);
     let offer =
         if no_context { "permessage-deflate; client_no_context_takeover" } else { "permessage-deflate" };
     let offer = ExtensionOffer::parse_header(offer).remove(0);
@@ -566,8 +542,7 @@ pub const CLIENT_PROTOCOLS: [&str; 2] = ["chat", "v1.json"];
 /// [`CLIENT_KEY`], subprotocols [`CLIENT_PROTOCOLS`], `Deflate`'s offer): the response reader
 /// (`handshake::client::read_response`, a buffer of 64 bytes at first and a reader that hands
 /// out `data[0]`-sized chunks, `max_response_size` from `data[1]`; a refusal's body, plain,
-/// by length or chunked), the upgrade checks and the extension answer's checks. Inputs that
-/// [`skips_f2`] are left out.
+/// by length or chunked), the upgrade checks and the extension answer's checks.
 ///
 /// # Panics
 /// When a refusal's body exceeds 64 KiB, a response other than 101 is accepted, the bytes
@@ -577,9 +552,6 @@ pub fn response_head(data: &[u8]) -> ResponseOutcome {
     let Some(([chunk, max], answer)) = data.split_first_chunk::<2>().map(|(a, b)| (*a, b)) else {
         return ResponseOutcome::Ended;
     };
-    if skips_f2(answer) {
-        return ResponseOutcome::Ended;
-    }
     let mut reader = Trickle { data: answer, chunk: usize::from(chunk).max(1) };
     let mut buf = InBuf::new(64);
     let max_response_size = 64 + usize::from(max) * 32;
