@@ -107,6 +107,8 @@ fn start(opened: Opened) -> Live {
 
     // Extension encoders run on the write loop only.
     conn.set_direct_writes(settings.direct_writes && encoders.is_empty());
+    // Before the phase is Open: a close requested from then on (a server shutting down) finds
+    // the write loop's state in place and starts it; one requested earlier cuts the handshake.
     conn.writer.install(&conn, WriterState::new(&conn, ctrl_rx, encoders));
     conn.advance(Phase::Open);
     if let Some(announce) = announce {
