@@ -17,8 +17,9 @@ use crate::servers::Result;
 #[derive(FromArgs)]
 #[argh(subcommand, name = "run")]
 pub struct RunArgs {
-    /// scenarios to run (repeatable): pingpong32, pipelined64k, latency, text1k, deflate1k,
-    /// broadcast1k, idle1000, idle10000, client32, clientidle1000; default all but idle10000.
+    /// scenarios to run (repeatable): pingpong32, pingpong32pinned, pipelined64k, latency,
+    /// text1k, deflate1k, broadcast1k, idle1000, idle10000, client32, clientidle1000; default
+    /// all but idle10000.
     /// With the tls feature (never by default): tlspingpong32, tlspipelined64k, tlsidle1000,
     /// tlshandshake: syncws over TLS against plain syncws, rounds alternating
     #[argh(option)]
@@ -90,6 +91,7 @@ impl Row {
 pub fn run(args: RunArgs) -> Result<()> {
     let all = [
         "pingpong32",
+        "pingpong32pinned",
         "pipelined64k",
         "latency",
         "text1k",
@@ -127,6 +129,10 @@ pub fn run(args: RunArgs) -> Result<()> {
         match s.as_str() {
             "pingpong32" => rows.extend(compare_over(&servers, rounds, |server| {
                 pingpong(server, "pingpong32", 16, 32, false, 20_000 / scale)
+            })?),
+            // As on a single-core board: the server on one CPU, the load generator on another.
+            "pingpong32pinned" => rows.extend(compare_over(&servers, rounds, |server| {
+                pingpong(server, "pingpong32pinned", 16, 32, false, 20_000 / scale)
             })?),
             "text1k" => rows.extend(compare_over(&servers, rounds, |server| {
                 pingpong(server, "text1k", 16, 1024, true, 10_000 / scale)
@@ -465,8 +471,12 @@ where
 }
 
 /// `conns` connections, each sending `per_conn` messages and waiting for every echo.
+/// `conns` connections each sending `per_conn` messages of `size` bytes, one at a time. A
+/// scenario whose name ends in `pinned` runs the server on CPU 0 and the load generator on
+/// CPU 1 (see [`pin_apart`]).
 fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per_conn: usize) -> Result<Row> {
     let srv = ServerProc::start(server, 0)?;
+    let pinned = name.ends_with("pinned") && pin_apart(&srv)?;
     let clients =
         (0..conns).map(|_| client::connect(server, srv.addr, "/echo")).collect::<std::io::Result<_>>()?;
     let (seconds, cpu_seconds) = measure(&srv, clients, move |c, client| {
@@ -479,13 +489,18 @@ fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per
         }
         Ok(())
     })?;
+    let mut notes = vec![("conns".into(), conns.to_string()), ("size".into(), size.to_string())];
+    if pinned {
+        unpin_self();
+        notes.push(("cpus".into(), "server 0, client 1".into()));
+    }
     Ok(Row {
         scenario: name.into(),
         server: server.into(),
         messages: (conns * per_conn) as u64,
         seconds,
         cpu_seconds,
-        notes: vec![("conns".into(), conns.to_string()), ("size".into(), size.to_string())],
+        notes,
         ..Row::default()
     })
 }
@@ -531,7 +546,27 @@ fn pipelined(
     })
 }
 
-/// One connection, one message at a time: round-trip percentiles.
+/// With two cores or more: pins every thread of the server to CPU 0 (threads it starts later,
+/// such as connection threads, inherit it) and the calling thread to CPU 1 (as do the threads it
+/// starts). Returns whether it pinned; [`unpin_self`] undoes the second part.
+fn pin_apart(srv: &ServerProc) -> Result<bool> {
+    if cores() < 2 {
+        return Ok(false);
+    }
+    for task in std::fs::read_dir(format!("/proc/{}/task", srv.child.id()))?.flatten() {
+        if let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) {
+            pin(tid, &[0]);
+        }
+    }
+    pin(0, &[1]);
+    Ok(true)
+}
+
+/// Lets the calling thread run on every CPU again.
+fn unpin_self() {
+    pin(0, &(0..cores()).collect::<Vec<_>>());
+}
+
 /// Pins the thread or process `tid` (0: the calling thread) to `cpus`.
 #[allow(unsafe_code)]
 fn pin(tid: i32, cpus: &[usize]) {
@@ -553,19 +588,10 @@ fn pin(tid: i32, cpus: &[usize]) {
 fn latency(server: &str, count: usize) -> Result<Row> {
     let srv = ServerProc::start(server, 0)?;
     let mut client = client::connect(server, srv.addr, "/echo")?;
-    let online = cores();
-    let pinned = online >= 2;
-    if pinned {
-        for task in std::fs::read_dir(format!("/proc/{}/task", srv.child.id()))?.flatten() {
-            if let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) {
-                pin(tid, &[0]);
-            }
-        }
-        pin(0, &[1]);
-    }
+    let pinned = pin_apart(&srv)?;
     let row = latency_rounds(server, &srv, client.as_mut(), count);
     if pinned {
-        pin(0, &(0..online).collect::<Vec<_>>());
+        unpin_self();
     }
     let mut row = row?;
     if pinned {
