@@ -299,10 +299,12 @@ impl Conn {
         self.advance(Phase::Closing);
     }
 
-    /// The broadcast lane, made on first use. Never blocks: the write loop is nudged with a
-    /// non-blocking `Flush`, and when the control lane is full it is awake and busy, and
-    /// looks for the lane before it waits again.
-    pub(crate) fn broadcast_lane(&self) -> Arc<BroadcastLane> {
+    /// The broadcast lane, made on first use. Never blocks on the write loop: it is nudged
+    /// with a non-blocking `Flush`, and when the control lane is full it is awake and busy,
+    /// and looks for the lane before it waits again. Making the lane starts the write loop's
+    /// thread, which then runs until the end: a hub pushes to many sessions at once, and
+    /// publishing must not start a thread per member (see `writer_slot`).
+    pub(crate) fn broadcast_lane(self: &Arc<Self>) -> Arc<BroadcastLane> {
         let mut made = false;
         let lane = self
             .broadcast
@@ -314,6 +316,7 @@ impl Conn {
         // After the lane is in place, so that the woken write loop finds it.
         if made {
             let _ = self.ctrl_tx.try_send(Ctrl::Flush);
+            self.writer.wake(self);
         }
         lane
     }

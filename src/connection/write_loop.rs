@@ -167,6 +167,13 @@ impl Writer {
             let data = &data;
             let wake = if std::mem::take(&mut gather_first) {
                 Wake::Shared
+            } else if self.lane.is_some() {
+                // A broadcast member's write loop never parks (see `Conn::broadcast_lane`).
+                select! {
+                    recv(ctrl) -> c => Wake::Ctrl(c),
+                    recv(data) -> item => Wake::Data(item),
+                    recv(self.bell) -> _ => Wake::Shared,
+                }
             } else {
                 select! {
                     recv(ctrl) -> c => Wake::Ctrl(c),

@@ -6,7 +6,9 @@
 //! finish, a queued message, a broadcast, a close, or a frame that needs an extension's encoder.
 //! It parks after [`QUIET`] without work, handing its state (lanes, encoders with their
 //! compression window, masking keys) back to the slot, and ends for good once its close frame is
-//! written or the connection is cut.
+//! written or the connection is cut. A session that joins a broadcast hub starts its write loop
+//! when it joins and keeps it to the end: a publisher reaches many sessions at once, and must not
+//! start (or restart) a thread for each of them.
 //!
 //! No wake-up is lost: a waker puts its item in a lane, then reads `running`; a parking write
 //! loop clears `running`, then looks at its lanes once more. With a `SeqCst` fence between the
@@ -177,7 +179,8 @@ impl WriterSlot {
         }
         self.running.store(false, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        if writer.has_work(conn) {
+        // A session in a broadcast hub keeps its write loop (see `Conn::broadcast_lane`).
+        if writer.has_work(conn) || conn.broadcast_lane_if_any().is_some() {
             self.running.store(true, Ordering::SeqCst);
             return Err(writer);
         }

@@ -156,3 +156,34 @@ fn a_deflate_stream_keeps_its_context_across_parked_periods() {
     assert!(f.payload.len() < 40, "{} bytes: the context was lost", f.payload.len());
     server.shutdown();
 }
+
+/// Joins a broadcast hub when the session opens.
+struct HubMember(syncws::Broadcast, Sender<Session>);
+
+impl Handler for HubMember {
+    fn on_open(&mut self, session: &Session) {
+        self.0.join(session);
+        self.1.send(session.clone()).unwrap();
+    }
+    fn on_message(&mut self, _: &Session, _: Message) {}
+}
+
+/// A session in a broadcast hub starts its write loop when it joins and keeps it past the quiet
+/// period: publishing to many members must never start a thread per member.
+#[test]
+fn a_broadcast_member_keeps_its_write_loop() {
+    let hub = syncws::Broadcast::new(syncws::SlowConsumer::DropNewest);
+    let (tx, sessions) = crossbeam_channel::unbounded();
+    let h = hub.clone();
+    let server =
+        start(Server::new(Config::default()).route("/hub", move || HubMember(h.clone(), tx.clone())));
+    let mut c = Client::connect(server.local_addr(), "/hub");
+    let session = sessions.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(write_loop_runs(session.id()), "joining started the write loop");
+    // Longer than the quiet period (2 s): it stays.
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert!(write_loop_runs(session.id()), "a member's write loop parked");
+    assert_eq!(hub.publish("after the quiet period").queued, 1);
+    assert_eq!(c.read_data().unwrap().text(), "after the quiet period");
+    server.shutdown();
+}
