@@ -179,7 +179,11 @@ fn a_broadcast_member_keeps_its_write_loop() {
         start(Server::new(Config::default()).route("/hub", move || HubMember(h.clone(), tx.clone())));
     let mut c = Client::connect(server.local_addr(), "/hub");
     let session = sessions.recv_timeout(Duration::from_secs(5)).unwrap();
-    assert!(write_loop_runs(session.id()), "joining started the write loop");
+    // The new thread names itself as it starts.
+    assert!(
+        wait_until(Duration::from_secs(5), || write_loop_runs(session.id())),
+        "joining started the write loop"
+    );
     // Longer than the quiet period (2 s): it stays.
     std::thread::sleep(Duration::from_millis(2_500));
     assert!(write_loop_runs(session.id()), "a member's write loop parked");
