@@ -252,14 +252,12 @@ impl Broadcast {
             }
             let drop_oldest = policy == SlowConsumer::DropOldest;
             match m.lane.push(hub_id, &message, drop_oldest) {
-                Pushed::Queued => {
-                    done.queued += 1;
-                    m.session.conn().wake_writer();
-                }
+                // No wake-up needed: a member's write loop runs from the moment its lane was
+                // made until the end (`Conn::broadcast_lane`), and the bell reaches it.
+                Pushed::Queued => done.queued += 1,
                 Pushed::QueuedDroppingOldest => {
                     m.note_drop(&mut done, "oldest");
                     done.queued += 1;
-                    m.session.conn().wake_writer();
                 }
                 Pushed::Closed => return false,
                 Pushed::Full => match policy {
