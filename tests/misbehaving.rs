@@ -174,7 +174,7 @@ fn a_peer_that_never_reads_costs_its_queue_and_slows_no_one_else() {
 
 /// 1,000 connections send part of a request head, then a byte every 500 ms; `handshake_timeout`
 /// is 2 s (the default 10 s, scaled: the deadline is for the whole head, so trickling does not
-/// extend it). Every one must be cut between 2 s and 2 s + 3 s of slack after it connected,
+/// extend it). Every one must be cut between 2 s and 2 s + 5 s of slack (a loaded machine) after it connected,
 /// and a well-behaved client connecting in the middle must be served at once (1,000 < 1,024).
 #[test]
 fn a_thousand_slowloris_handshakes_are_cut_while_a_good_client_is_served() {
@@ -234,7 +234,7 @@ fn a_thousand_slowloris_handshakes_are_cut_while_a_good_client_is_served() {
     );
     assert_eq!(cuts.len(), N, "every half-made handshake is cut");
     assert!(first.unwrap() >= timeout - Duration::from_millis(100), "cut too early: {first:?}");
-    assert!(last.unwrap() <= timeout + Duration::from_secs(3), "cut too late: {last:?}");
+    assert!(last.unwrap() <= timeout + Duration::from_secs(5), "cut too late: {last:?}");
     assert!(good_took < Duration::from_secs(2), "the good client waited {good_took:?}");
     drop((c, c2));
     drop(events);
@@ -398,7 +398,8 @@ fn data_after_a_close_frame_is_ignored() {
 }
 
 /// `SYNCWS_STORM` connections (2,000 by default; 10,000 in `scripts/faults.sh`) to
-/// `syncws-echo` (`--max-connections 12000`, so each gets its thread),
+/// `syncws-echo` (`--max-connections 12000`, so each gets its thread, and a
+/// `--handshake-timeout` of 120 s, so that none is cut before the resets),
 /// half of them after a complete upgrade request and half in the middle of one, all reset
 /// (SO_LINGER 0) at once: the server's threads and descriptors come back to their baseline,
 /// its memory close to it, and the next client is served.
@@ -413,6 +414,8 @@ fn ten_thousand_connections_reset_at_once_leave_nothing_behind() {
         std::env::var("SYNCWS_ECHO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_syncws-echo").to_string());
     let mut child = Command::new(bin)
         .args(["--listen", "127.0.0.1:0", "--log-level", "info", "--max-connections", "12000"])
+        // Half-made handshakes stay until the resets, however long the opening takes.
+        .args(["--handshake-timeout", "120s"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
