@@ -110,7 +110,7 @@ fn delay_200ms_jitter_50ms_no_false_ping_timeout_and_echo_intact() {
     };
     for i in 0..N {
         sent_at.push(Instant::now());
-        client.send(Message::Binary(payload(i, 3000).into())).unwrap();
+        client.send(Message::Binary(payload(i, 3000))).unwrap();
         std::thread::sleep(Duration::from_millis(50));
         while rtts.len() < sent_at.len() && sent_at[rtts.len()].elapsed() > Duration::from_millis(600) {
             receive(&mut rtts, &sent_at, Duration::from_secs(10));
@@ -183,7 +183,7 @@ fn loss_5_percent_each_way_1000_messages_each_way_in_order() {
         let session = client.session().unwrap();
         std::thread::spawn(move || {
             for i in 0..N {
-                session.send(Message::Binary(payload(i, 3000).into())).unwrap();
+                session.send(Message::Binary(payload(i, 3000))).unwrap();
             }
         })
     };
@@ -278,11 +278,9 @@ fn link_down_is_detected_within_ping_period_plus_timeout_and_the_client_reconnec
 
     ns.nft_cmd(&["delete", "table", "inet", "syncws_down"]);
     let up = Instant::now();
-    let attempt = loop {
-        match seen(&rx, Duration::from_secs(15)) {
-            Seen::Open(attempt) => break attempt,
-            other => panic!("before reconnecting: {other:?}"),
-        }
+    let attempt = match seen(&rx, Duration::from_secs(15)) {
+        Seen::Open(attempt) => attempt,
+        other => panic!("before reconnecting: {other:?}"),
     };
     let back = up.elapsed();
     assert!(attempt > 1, "a reconnection: attempt {attempt}");

@@ -107,7 +107,7 @@ impl Handler for Flood {
         if message.as_text() == Some("flood") {
             let _ = self.ended.send((usize::MAX, session.clone())); // the session, for try_send
             let mut n = 0;
-            while session.send(Message::Binary(vec![1u8; 64 * 1024].into())).is_ok() {
+            while session.send(Message::Binary(vec![1u8; 64 * 1024])).is_ok() {
                 n += 1;
                 self.sent.store(n, Ordering::SeqCst);
             }

@@ -84,6 +84,9 @@ impl Drop for Proxy {
     }
 }
 
+/// Bytes read and the time they are due on the other side; empty for the EOF.
+type Chunk = (Instant, Vec<u8>);
+
 /// One direction: a reader that stamps each chunk with its due time, a writer that waits for it.
 fn pump(
     mut from: TcpStream,
@@ -93,7 +96,7 @@ fn pump(
     stop: Arc<AtomicBool>,
     chunks: Arc<AtomicU64>,
 ) -> [JoinHandle<()>; 2] {
-    let (tx, rx): (Sender<(Instant, Vec<u8>)>, Receiver<(Instant, Vec<u8>)>) = bounded(QUEUE);
+    let (tx, rx): (Sender<Chunk>, Receiver<Chunk>) = bounded(QUEUE);
     from.set_read_timeout(Some(POLL)).unwrap();
     let stop2 = stop.clone();
     let reader = std::thread::spawn(move || {
