@@ -78,7 +78,7 @@ def read_frame(s):
     return exact(n)
 
 
-def measure(binary, n, deflate, message_size, extra_args=()):
+def measure(binary, n, deflate, message_size, extra_args=(), client_bits=15):
     args = [binary, "--listen", "127.0.0.1:0", "--log-level", "info", "--max-connections", str(n + 10)]
     if not deflate:
         args.append("--no-deflate")
@@ -96,7 +96,10 @@ def measure(binary, n, deflate, message_size, extra_args=()):
         threading.Thread(target=proc.stdout.read, daemon=True).start()
         time.sleep(0.2)
         base_rss, base_threads, base_maps = rss_kib(proc.pid), threads(proc.pid), smaps_by_size(proc.pid)
-        ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n" if deflate else ""
+        ext = ""
+        if deflate:
+            # A client that lets the server limit its window, as browsers and most clients do.
+            ext = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
         socks = []
         for _ in range(n):
             s = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -114,7 +117,7 @@ def measure(binary, n, deflate, message_size, extra_args=()):
         text = (b"syncws footprint " * (message_size // 17 + 1))[:message_size]
         payload = text
         if deflate:
-            c = zlib.compressobj(6, zlib.DEFLATED, -15)
+            c = zlib.compressobj(6, zlib.DEFLATED, -client_bits)
             payload = (c.compress(text) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
         for s in socks:
             s.sendall(frame(payload, deflate))
@@ -145,8 +148,14 @@ def main():
     print("| deflate | RSS per idle connection | RSS per connection after one message | threads per connection |")
     print("| --- | --- | --- | --- |")
     no_context = ["--server-no-context-takeover", "--client-no-context-takeover"]
-    for label, deflate, extra in (("off", False, []), ("on", True, []), ("on, no context takeover", True, no_context)):
-        r = measure(a.binary, a.connections, deflate, a.message_size, extra)
+    board = ["--deflate-window-bits", "10", "--deflate-mem-level", "2"]
+    for label, deflate, extra, bits in (
+        ("off", False, [], 15),
+        ("on", True, [], 15),
+        ("on, no context takeover", True, no_context, 15),
+        ("on, `--deflate-window-bits 10 --deflate-mem-level 2`", True, board, 10),
+    ):
+        r = measure(a.binary, a.connections, deflate, a.message_size, extra, bits)
         print(f"| {label} | {r['idle']:.1f} KiB | {r['active']:.1f} KiB | {r['threads']:.0f} |")
     print()
     print("Idle connection, per connection, from /proc/PID/smaps (stacks count touched pages only):")

@@ -48,8 +48,9 @@
 //! # Ok::<(), syncws::Error>(())
 //! ```
 // The exceptions: `transport::sys` (a `sendmsg` with `MSG_DONTWAIT`, and `poll(2)` for a
-// socket to take more), `server::sys` (`poll(2)` and a `send(2)` with `MSG_NOSIGNAL`) and the SIMD loops of
-// `protocol::mask::simd`.
+// socket to take more), `server::sys` (`poll(2)` and a `send(2)` with `MSG_NOSIGNAL`), the SIMD loops of
+// `protocol::mask::simd`, `connection::stack` (`madvise` of an idle thread's unused stack) and
+// `extensions::deflate::zlib` (zlib's C functions).
 #![deny(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 

@@ -29,9 +29,9 @@ const KEEP: usize = 16 * 1024;
 
 /// Stack of the write loop thread: it only encodes frames.
 pub(crate) const WRITER_STACK: usize = 64 * 1024;
-/// Stack of a write loop that runs extension encoders (deflate builds its large state on a
-/// thread of its own, but compressing still needs more stack than framing; unoptimized builds
-/// of miniz_oxide need several times more).
+/// Stack of a write loop that runs extension encoders: a custom extension may need more stack
+/// than framing does (zlib's deflate itself needs little: its state is on the heap); only the
+/// pages touched count.
 pub(crate) const WRITER_STACK_WITH_EXTENSIONS: usize =
     if cfg!(debug_assertions) { 512 * 1024 } else { 128 * 1024 };
 

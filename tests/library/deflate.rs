@@ -40,7 +40,10 @@ fn negotiation_answers_each_parameter() {
         ("", None),
         ("permessage-deflate", Some("permessage-deflate")),
         ("permessage-deflate; client_max_window_bits", Some("permessage-deflate")),
-        ("permessage-deflate; client_max_window_bits=10", Some("permessage-deflate")),
+        (
+            "permessage-deflate; client_max_window_bits=10",
+            Some("permessage-deflate; client_max_window_bits=10"),
+        ),
         (
             "permessage-deflate; server_no_context_takeover",
             Some("permessage-deflate; server_no_context_takeover"),
@@ -145,24 +148,65 @@ fn fragmented_compressed_message_is_reassembled_then_inflated() {
     assert_eq!(Inflater::new().inflate(&f.payload).unwrap(), data);
 }
 
+/// 1 KiB of noise repeated 8 times: every match lies 1 KiB back.
+fn repeats_1k_back() -> Vec<u8> {
+    let mut x = 0x9e37_79b9_u32;
+    let block: Vec<u8> = (0..1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    block.repeat(8)
+}
+
 #[test]
-fn a_small_window_is_honoured() {
+fn a_small_window_is_real() {
     let server = deflate_server(Config::default(), Deflate::default().min_size(1));
-    let extra = "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9\r\n";
+    let data = repeats_1k_back();
+    for (offer, answer, longest) in [
+        // A 512-byte window cannot reach 1 KiB back: the message compresses barely.
+        (
+            "permessage-deflate; server_max_window_bits=9",
+            "permessage-deflate; server_max_window_bits=9",
+            None,
+        ),
+        // A 32 KiB window finds every repeat.
+        ("permessage-deflate", "permessage-deflate", Some(2_000)),
+    ] {
+        let extra = format!("Sec-WebSocket-Extensions: {offer}\r\n");
+        let mut c = Client::connect_with(server.local_addr(), &upgrade_request("/echo", &extra)).unwrap();
+        assert_eq!(c.header("sec-websocket-extensions").as_deref(), Some(answer));
+        c.send_binary(&data);
+        let f = c.read_data().unwrap();
+        assert_eq!(f.rsv, 4, "{offer}: compressed");
+        match longest {
+            Some(max) => assert!(f.payload.len() < max, "{offer}: {} bytes", f.payload.len()),
+            None => assert!(
+                f.payload.len() > 7_000,
+                "{offer}: {} bytes: a window over 512 bytes",
+                f.payload.len()
+            ),
+        }
+        assert_eq!(Inflater::new().inflate(&f.payload).unwrap(), data);
+    }
+    // 8 bits: zlib has no 256-byte raw window, so only messages that fit 256 bytes are
+    // compressed, each on its own.
+    let extra = "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=8\r\n";
     let mut c = Client::connect_with(server.local_addr(), &upgrade_request("/echo", extra)).unwrap();
     assert_eq!(
         c.header("sec-websocket-extensions").as_deref(),
-        Some("permessage-deflate; server_max_window_bits=9")
+        Some("permessage-deflate; server_max_window_bits=8")
     );
-    let small = vec![b'a'; 512];
-    let large = vec![b'a'; 513];
-    c.send_binary(&small);
+    c.send_binary(&[b'a'; 256]);
     let f = c.read_data().unwrap();
-    assert_eq!(f.rsv, 4, "a message within the 512-byte window is compressed");
-    assert_eq!(Inflater::new().inflate(&f.payload).unwrap(), small);
-    c.send_binary(&large);
+    assert_eq!(f.rsv, 4, "a message within the 256-byte window is compressed");
+    assert_eq!(Inflater::new().inflate(&f.payload).unwrap(), [b'a'; 256]);
+    c.send_binary(&[b'a'; 257]);
     let f = c.read_data().unwrap();
-    assert_eq!((f.rsv, f.payload.len()), (0, 513), "a longer one goes uncompressed");
+    assert_eq!((f.rsv, f.payload.len()), (0, 257), "a longer one goes uncompressed");
 }
 
 #[test]

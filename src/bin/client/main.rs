@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use argh::FromArgs;
-use args::{parse_duration, parse_level, parse_size};
+use args::{parse_duration, parse_level, parse_mem_level, parse_size, parse_window_bits};
 use syncws::{
     Client, ClientConfig, CloseCode, CloseReason, Deflate, Error, Handler, Message, Reconnect, Session,
 };
@@ -64,6 +64,13 @@ struct Args {
     /// deflate compression level, 0 to 9 (default 6; 1 costs far less CPU)
     #[argh(option, from_str_fn(parse_level))]
     deflate_level: Option<u32>,
+    /// deflate window, as a power of two, 9 to 15 (default 15): the client compresses with at
+    /// most this window and asks the server for server_max_window_bits=N
+    #[argh(option, from_str_fn(parse_window_bits))]
+    deflate_window_bits: Option<u8>,
+    /// deflate memory level of the compressor, 1 to 9 (default 8)
+    #[argh(option, from_str_fn(parse_mem_level))]
+    deflate_mem_level: Option<u8>,
     /// largest message (and frame) accepted: bytes, or 64K, 16M (default 1M)
     #[argh(option, from_str_fn(parse_size))]
     max_message_size: Option<usize>,
@@ -245,11 +252,17 @@ fn main() -> ExitCode {
     };
     let mut client = Client::new(config);
     if !args.no_deflate {
-        let deflate = Deflate::default();
-        client = client.extension(match args.deflate_level {
-            Some(level) => deflate.level(level),
-            None => deflate,
-        });
+        let mut deflate = Deflate::default();
+        if let Some(level) = args.deflate_level {
+            deflate = deflate.level(level);
+        }
+        if let Some(bits) = args.deflate_window_bits {
+            deflate = deflate.window_bits(bits);
+        }
+        if let Some(level) = args.deflate_mem_level {
+            deflate = deflate.mem_level(level);
+        }
+        client = client.extension(deflate);
     }
     let handle = match client.connect(&args.url, Printer { echo: args.echo }) {
         Ok(h) => h,

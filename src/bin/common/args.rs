@@ -55,6 +55,22 @@ pub fn parse_level(s: &str) -> Result<u32, String> {
     }
 }
 
+/// A permessage-deflate window, as a power of two: 9 to 15.
+pub fn parse_window_bits(s: &str) -> Result<u8, String> {
+    match s.trim().parse() {
+        Ok(bits) if (9..=15).contains(&bits) => Ok(bits),
+        _ => Err(format!("bad deflate window {s:?}: use 9 (512 bytes) to 15 (32 KiB)")),
+    }
+}
+
+/// zlib's memory level: 1 to 9.
+pub fn parse_mem_level(s: &str) -> Result<u8, String> {
+    match s.trim().parse() {
+        Ok(level) if (1..=9).contains(&level) => Ok(level),
+        _ => Err(format!("bad deflate memory level {s:?}: use 1 (least memory) to 9")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_duration;

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use argh::FromArgs;
-use args::{parse_duration, parse_level, parse_size};
+use args::{parse_duration, parse_level, parse_mem_level, parse_size, parse_window_bits};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use syncws::{Config, Deflate, Handler, Message, Route, Server, Session};
@@ -99,6 +99,14 @@ struct Args {
     /// {deflate-min-size})
     #[argh(option, from_str_fn(parse_size))]
     deflate_min_size: Option<usize>,
+    /// deflate window, as a power of two, 9 (512 bytes) to 15 (32 KiB), in both
+    /// directions: the server compresses with at most this window and asks clients for
+    /// client_max_window_bits=N whenever they offer it (default {deflate-window-bits})
+    #[argh(option, from_str_fn(parse_window_bits))]
+    deflate_window_bits: Option<u8>,
+    /// deflate memory level of the compressor, 1 to 9 (default {deflate-mem-level})
+    #[argh(option, from_str_fn(parse_mem_level))]
+    deflate_mem_level: Option<u8>,
     /// compress each message on its own (no shared window between messages)
     #[argh(switch)]
     server_no_context_takeover: bool,
@@ -141,6 +149,8 @@ fn defaults() -> Vec<(&'static str, String)> {
         ("{max-request-size}", c.get_max_request_size().to_string()),
         ("{deflate-level}", d.get_level().to_string()),
         ("{deflate-min-size}", d.get_min_size().to_string()),
+        ("{deflate-window-bits}", d.get_window_bits().to_string()),
+        ("{deflate-mem-level}", d.get_mem_level().to_string()),
     ]
 }
 
@@ -260,6 +270,12 @@ fn deflate(args: &Args) -> Deflate {
     }
     if let Some(bytes) = args.deflate_min_size {
         d = d.min_size(bytes);
+    }
+    if let Some(bits) = args.deflate_window_bits {
+        d = d.window_bits(bits);
+    }
+    if let Some(level) = args.deflate_mem_level {
+        d = d.mem_level(level);
     }
     d
 }

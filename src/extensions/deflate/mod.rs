@@ -1,42 +1,57 @@
-//! permessage-deflate (RFC 7692), written on the public [`Extension`] trait with flate2's
-//! pure-Rust backend (miniz_oxide).
+//! permessage-deflate (RFC 7692), written on the public [`Extension`] trait with zlib (the C
+//! library, see [`zlib`] for why).
 //!
-//! Memory: a compressor costs about 300 KiB and a decompressor about 45 KiB of heap (see the
-//! README for measured RSS). A connection takes one on its first compressed message; a side
-//! without context takeover gives it back after every message. States given back (also at the
-//! end of a connection) are reset and kept in a small pool shared by the server's connections,
-//! so that a new one is rarely built. miniz_oxide builds a new state on the stack (about 90 KiB,
-//! more in debug builds) before boxing it, so new states are built on a short-lived thread with
-//! a large stack, never on a connection's small one.
+//! Windows are real: `server_max_window_bits` and `client_max_window_bits` (8 to 15) size the
+//! compressor's and the decompressor's history, and [`Deflate::window_bits`] limits both
+//! directions. Memory (docs/PERFORMANCE.md has the measured RSS per connection): a compressor
+//! holds its window four times over (the window twice, and a chain of 2-byte links per byte), a
+//! hash table of `2 << (mem_level + 7)` bytes and a symbol buffer of `4 << (mem_level + 6)`
+//! bytes, touched only as far as used; a decompressor about 7 KiB and its window. A connection
+//! takes a state on its first compressed message; a side without context takeover gives it
+//! back after every message. States given back (also at the end of a connection) are reset and kept in a
+//! small pool shared by the server's connections, so that a new one is rarely built.
 
-use std::sync::{Arc, Mutex};
+mod codec;
+mod offer;
+mod pool;
+mod zlib;
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use std::sync::Arc;
 
-use super::extension::{
-    Accepted, ClientExtension, Extension, ExtensionOffer, MessageDecoder, MessageEncoder, RSV1,
-};
-use crate::error::ExtensionError;
+use codec::{Compressors, Decompressors, Deflater, Inflater, SMALLEST_WINDOW, Shape};
+use offer::parse_offer;
+use pool::Pool;
+
+use super::extension::{Accepted, ClientExtension, Extension, ExtensionOffer, RSV1};
 use crate::handshake::Request;
 
-/// The bytes a sync flush ends with, removed before sending and restored before inflating.
-const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
-
-/// The permessage-deflate extension and its options (Ktor's `Deflate`).
+/// The permessage-deflate extension and its options (Ktor's `Deflate`, plus window and memory
+/// sizes for boards).
 ///
 /// ```
 /// use syncws::{Config, Deflate, Server};
 /// let deflate = Deflate::default().level(3).min_size(256).server_no_context_takeover(true);
 /// let server = Server::new(Config::default()).extension(deflate);
 /// ```
+///
+/// On a board with little memory, small windows and a low memory level keep a compressing
+/// connection near 64 KiB (see docs/PERFORMANCE.md for the measured figures):
+///
+/// ```
+/// use syncws::Deflate;
+/// let board = Deflate::default().window_bits(10).mem_level(2);
+/// assert_eq!((board.get_window_bits(), board.get_mem_level()), (10, 2));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Deflate {
-    level: u32,
+    level: u8,
     min_size: usize,
+    window_bits: u8,
+    mem_level: u8,
     server_no_context_takeover: bool,
     client_no_context_takeover: bool,
-    compressors: Arc<Pool<Compress>>,
-    decompressors: Arc<Pool<Decompress>>,
+    compressors: Arc<Compressors>,
+    decompressors: Arc<Decompressors>,
 }
 
 impl Default for Deflate {
@@ -44,6 +59,8 @@ impl Default for Deflate {
         Deflate {
             level: 6,
             min_size: 64,
+            window_bits: 15,
+            mem_level: DEFAULT_MEM_LEVEL,
             server_no_context_takeover: false,
             client_no_context_takeover: false,
             compressors: Arc::new(Pool::new(DEFAULT_POOL)),
@@ -54,50 +71,13 @@ impl Default for Deflate {
 
 /// Idle compressor (and decompressor) states kept for reuse, by default.
 const DEFAULT_POOL: usize = 4;
-/// Stack of the thread that builds a new state.
-const BUILD_STACK: usize = 4 << 20;
-
-/// Reset states waiting for reuse.
-#[derive(Debug)]
-struct Pool<T> {
-    idle: Mutex<Vec<T>>,
-    max: usize,
-}
-
-impl<T: Send + 'static> Pool<T> {
-    fn new(max: usize) -> Self {
-        Pool { idle: Mutex::new(Vec::new()), max }
-    }
-
-    /// An idle state, or a new one built by `build` on a thread with a large stack.
-    fn take(&self, build: impl FnOnce() -> T + Send + 'static) -> Result<T, ExtensionError> {
-        if let Some(state) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
-            return Ok(state);
-        }
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let spawned = std::thread::Builder::new()
-            .name("syncws-deflate-init".to_owned())
-            .stack_size(BUILD_STACK)
-            .spawn(move || drop(tx.send(build())));
-        match spawned.map(|h| (h.join(), rx.recv())) {
-            Ok((Ok(()), Ok(state))) => Ok(state),
-            _ => Err(ExtensionError::Failed("cannot start a thread to build deflate state".to_owned())),
-        }
-    }
-
-    /// Keeps a state that the caller has reset, unless the pool is full.
-    fn give(&self, state: T) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < self.max {
-            idle.push(state);
-        }
-    }
-}
+/// zlib's default memory level.
+const DEFAULT_MEM_LEVEL: u8 = 8;
 
 impl Deflate {
     /// The compression level.
     pub fn get_level(&self) -> u32 {
-        self.level
+        u32::from(self.level)
     }
 
     /// The size under which messages are sent uncompressed.
@@ -105,11 +85,19 @@ impl Deflate {
         self.min_size
     }
 
+    /// The largest window, in bits, this side compresses with and lets its peer compress with.
+    pub fn get_window_bits(&self) -> u8 {
+        self.window_bits
+    }
+
+    /// The compressor's memory level.
+    pub fn get_mem_level(&self) -> u8 {
+        self.mem_level
+    }
+
     /// Compression level, 0 (store) to 9 (smallest, slowest). Defaults to 6.
     pub fn level(mut self, level: u32) -> Self {
-        self.level = level.min(9);
-        // Pooled compressors carry their level.
-        self.compressors = Arc::new(Pool::new(self.compressors.max));
+        self.level = level.min(9) as u8;
         self
     }
 
@@ -117,6 +105,30 @@ impl Deflate {
     /// Defaults to 64.
     pub fn min_size(mut self, bytes: usize) -> Self {
         self.min_size = bytes;
+        self
+    }
+
+    /// The largest LZ77 window, as a power of two, 9 (512 bytes) to 15 (32 KiB; values outside
+    /// are clamped), in both directions. Defaults to 15.
+    ///
+    /// A server compresses with at most this window (less if the client asks with
+    /// `server_max_window_bits`) and, when the client offers `client_max_window_bits`, answers
+    /// it with this value, so that the client compresses with at most this window too; a
+    /// client that does not offer it may use 32 KiB. A client offers `server_max_window_bits`
+    /// with this value (below 15) and compresses with at most this window. A compressor's
+    /// window costs 4 bytes per byte of window (`window_bits` 10: 4 KiB; 15: 128 KiB), a
+    /// decompressor's 1. Smaller windows find fewer matches, so compress less.
+    pub fn window_bits(mut self, bits: u8) -> Self {
+        self.window_bits = bits.clamp(SMALLEST_WINDOW, 15);
+        self
+    }
+
+    /// zlib's memory level for the compressor, 1 to 9 (clamped). Defaults to 8. It sizes the
+    /// hash table (`2 << (mem_level + 7)` bytes: 64 KiB at 8, 1 KiB at 2) and the buffer of
+    /// symbols a compressed block collects (`1 << (mem_level + 6)` of them, 4 bytes each): a
+    /// low level costs less memory, finds fewer matches and ends blocks sooner.
+    pub fn mem_level(mut self, level: u8) -> Self {
+        self.mem_level = level.clamp(1, 9);
         self
     }
 
@@ -130,8 +142,10 @@ impl Deflate {
     }
 
     /// How many idle compressor states (and as many decompressor states) are kept for reuse
-    /// across the server's connections. Each idle compressor holds about 300 KiB; 0 frees every
-    /// state as soon as it is given back. Defaults to 4.
+    /// across the server's connections; a state is reused by a connection that negotiated
+    /// the same window, level and memory level. Each idle compressor holds its window and
+    /// hash table (about 300 KiB with the defaults); 0 frees every state as soon as it is given
+    /// back. Defaults to 4.
     pub fn pool_size(mut self, states: usize) -> Self {
         self.compressors = Arc::new(Pool::new(states));
         self.decompressors = Arc::new(Pool::new(states));
@@ -148,47 +162,39 @@ impl Deflate {
         self.client_no_context_takeover = on;
         self
     }
-}
 
-/// What one offer asks for, once validated.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Offer {
-    server_no_context_takeover: bool,
-    client_no_context_takeover: bool,
-    server_max_window_bits: Option<u8>,
-    client_max_window_bits: Option<Option<u8>>,
-}
-
-/// Validates an offer's parameters (RFC 7692 §7.1): each at most once, known names only,
-/// window bits 8 to 15. `None` declines the offer.
-fn parse_offer(offer: &ExtensionOffer) -> Option<Offer> {
-    let mut o = Offer::default();
-    for (name, value) in offer.params() {
-        let value = value.as_deref();
-        match name.as_str() {
-            "server_no_context_takeover" if !o.server_no_context_takeover && value.is_none() => {
-                o.server_no_context_takeover = true;
-            }
-            "client_no_context_takeover" if !o.client_no_context_takeover && value.is_none() => {
-                o.client_no_context_takeover = true;
-            }
-            "server_max_window_bits" if o.server_max_window_bits.is_none() => {
-                o.server_max_window_bits = Some(window_bits(value?)?);
-            }
-            "client_max_window_bits" if o.client_max_window_bits.is_none() => {
-                o.client_max_window_bits = Some(value.map(window_bits).map_or(Some(None), |b| b.map(Some))?);
-            }
-            _ => return None,
+    /// The compressing half for a window of `bits` (8: compress only messages that fit 256
+    /// bytes, each on its own, as zlib's raw deflate has no 256-byte window).
+    fn deflater(&self, bits: u8, no_context: bool) -> Deflater {
+        let small = bits < SMALLEST_WINDOW;
+        Deflater {
+            shape: Shape {
+                level: self.level,
+                window_bits: bits.max(SMALLEST_WINDOW),
+                mem_level: self.mem_level,
+            },
+            min_size: self.min_size,
+            max_len: if small { 1 << bits } else { usize::MAX },
+            no_context: no_context || small,
+            state: None,
+            pool: self.compressors.clone(),
         }
     }
-    Some(o)
+
+    /// The inflating half for a peer that compresses with a window of `bits`.
+    fn inflater(&self, bits: u8, no_context: bool) -> Inflater {
+        Inflater {
+            window_bits: bits.max(SMALLEST_WINDOW),
+            no_context,
+            state: None,
+            pool: self.decompressors.clone(),
+        }
+    }
 }
 
-fn window_bits(v: &str) -> Option<u8> {
-    if v.len() > 2 || v.starts_with('0') {
-        return None;
-    }
-    v.parse().ok().filter(|b| (8..=15).contains(b))
+/// A parameter with a window size.
+fn bits_param(name: &str, bits: u8) -> (String, Option<String>) {
+    (name.to_owned(), Some(bits.to_string()))
 }
 
 impl Extension for Deflate {
@@ -207,34 +213,40 @@ impl Extension for Deflate {
         if client_no_context {
             params.push(("client_no_context_takeover".to_owned(), None));
         }
-        // miniz_oxide always uses a 32 KiB window. A smaller server window is still honoured:
-        // a message no longer than the window, compressed on its own, never refers further
-        // back than the window; longer messages go uncompressed.
-        let max_compressed_len = match o.server_max_window_bits {
-            Some(bits) => {
-                params.push(("server_max_window_bits".to_owned(), Some(bits.to_string())));
-                if bits < 15 { 1usize << bits } else { usize::MAX }
+        // The server's window: its own setting, or less if the client asks (the answer must
+        // then carry it, §7.1.2.1). Without the parameter the client inflates with 32 KiB and
+        // reads any smaller window.
+        let server_bits = match o.server_max_window_bits {
+            Some(asked) => {
+                let bits = asked.min(self.window_bits);
+                params.push(bits_param("server_max_window_bits", bits));
+                bits
             }
-            None => usize::MAX,
+            None => self.window_bits,
         };
-        let encoder = Deflater {
-            level: self.level,
-            min_size: self.min_size,
-            max_len: max_compressed_len,
-            no_context: server_no_context || max_compressed_len != usize::MAX,
-            state: None,
-            pool: self.compressors.clone(),
+        // The client's window, which the decompressor keeps: limited to the server's setting
+        // when the client says it can be (§7.1.2.2); otherwise it may use 32 KiB.
+        let client_bits = match o.client_max_window_bits {
+            Some(offered) => {
+                let bits = offered.unwrap_or(15).min(self.window_bits);
+                if bits < 15 {
+                    params.push(bits_param("client_max_window_bits", bits));
+                }
+                bits
+            }
+            None => 15,
         };
-        let decoder =
-            Inflater { no_context: client_no_context, state: None, pool: self.decompressors.clone() };
+        let encoder = self.deflater(server_bits, server_no_context);
+        let decoder = self.inflater(client_bits, client_no_context);
         Some(Accepted { params, rsv: RSV1, encoder: Box::new(encoder), decoder: Box::new(decoder) })
     }
 }
 
 /// The client's side: offers `client_max_window_bits` (so a server may limit the client's
-/// window) and the context takeover options set on this `Deflate`, plus, unless
-/// `client_no_context_takeover` is set, a second offer with `client_no_context_takeover`
-/// for a server that prefers it; honours what the server answers (RFC 7692 §7.1).
+/// window), `server_max_window_bits` when [`Deflate::window_bits`] is below 15, and the context
+/// takeover options set on this `Deflate`, plus, unless `client_no_context_takeover` is set, a
+/// second offer with `client_no_context_takeover` for a server that prefers it; honours what the
+/// server answers (RFC 7692 §7.1).
 impl ClientExtension for Deflate {
     fn name(&self) -> &str {
         "permessage-deflate"
@@ -244,6 +256,9 @@ impl ClientExtension for Deflate {
         let mut offer = "permessage-deflate".to_owned();
         if self.server_no_context_takeover {
             offer.push_str("; server_no_context_takeover");
+        }
+        if self.window_bits < 15 {
+            offer.push_str(&format!("; server_max_window_bits={}", self.window_bits));
         }
         if self.client_no_context_takeover {
             return offer + "; client_no_context_takeover; client_max_window_bits";
@@ -261,217 +276,45 @@ impl ClientExtension for Deflate {
         // In an answer, client_max_window_bits must carry its value (§7.1.2.2).
         let client_bits = match o.client_max_window_bits {
             Some(None) => return Err("client_max_window_bits without a value".to_owned()),
-            Some(Some(bits)) => bits,
-            None => 15,
+            Some(Some(bits)) => bits.min(self.window_bits),
+            None => self.window_bits,
         };
-        // The client's window is the one it compresses with: with miniz_oxide's 32 KiB window, a
-        // smaller one is honoured by compressing only messages that fit it, each on its own.
-        let max_len = if client_bits < 15 { 1usize << client_bits } else { usize::MAX };
-        let encoder = Deflater {
-            level: self.level,
-            min_size: self.min_size,
-            max_len,
-            no_context: self.client_no_context_takeover
-                || o.client_no_context_takeover
-                || max_len != usize::MAX,
-            state: None,
-            pool: self.compressors.clone(),
-        };
-        // Inflating with a 32 KiB window reads any smaller window the server uses.
-        let decoder = Inflater {
-            no_context: o.server_no_context_takeover,
-            state: None,
-            pool: self.decompressors.clone(),
-        };
-        Ok(Accepted { params: Vec::new(), rsv: RSV1, encoder: Box::new(encoder), decoder: Box::new(decoder) })
-    }
-}
-
-/// The compressing half, on the write loop.
-struct Deflater {
-    level: u32,
-    min_size: usize,
-    /// Longest message compressed (a window smaller than 32 KiB was negotiated).
-    max_len: usize,
-    no_context: bool,
-    state: Option<Compress>,
-    pool: Arc<Pool<Compress>>,
-}
-
-impl Deflater {
-    fn give_back(&mut self) {
-        if let Some(mut c) = self.state.take() {
-            c.reset();
-            self.pool.give(c);
-        }
-    }
-}
-
-impl Drop for Deflater {
-    fn drop(&mut self) {
-        self.give_back();
-    }
-}
-
-impl MessageEncoder for Deflater {
-    fn encode(&mut self, payload: &mut Vec<u8>, _text: bool) -> Result<u8, ExtensionError> {
-        if payload.len() < self.min_size || payload.len() > self.max_len {
-            return Ok(0);
-        }
-        if self.state.is_none() {
-            let level = Compression::new(self.level);
-            self.state = Some(self.pool.take(move || Compress::new(level, false))?);
-        }
-        let c = self.state.as_mut().expect("state was just set");
-        let mut out = Vec::with_capacity(payload.len() / 2 + 64);
-        let mut input = &payload[..];
-        loop {
-            if out.capacity() - out.len() < 64 {
-                out.reserve(out.capacity().max(256));
+        let server_bits = match o.server_max_window_bits {
+            Some(bits) if self.window_bits < 15 && bits > self.window_bits => {
+                return Err(format!(
+                    "server_max_window_bits={bits}, more than the {} offered",
+                    self.window_bits
+                ));
             }
-            let (before_in, before_out) = (c.total_in(), c.total_out());
-            c.compress_vec(input, &mut out, FlushCompress::Sync)
-                .map_err(|e| ExtensionError::Failed(format!("deflate: {e}")))?;
-            input = &input[(c.total_in() - before_in) as usize..];
-            // The sync flush is complete when all input is in and the output ends with its
-            // empty stored block. (miniz_oxide can return before that with room to spare.)
-            if input.is_empty() && out.len() < out.capacity() && out.ends_with(&TAIL) {
-                break;
-            }
-            if c.total_in() == before_in && c.total_out() == before_out && out.len() < out.capacity() {
-                return Err(ExtensionError::Failed("deflate: flush made no progress".to_owned()));
-            }
-        }
-        out.truncate(out.len() - TAIL.len());
-        if self.no_context {
-            self.give_back();
-        }
-        *payload = out;
-        Ok(RSV1)
-    }
-}
-
-/// The inflating half, on the read loop.
-struct Inflater {
-    no_context: bool,
-    state: Option<Decompress>,
-    pool: Arc<Pool<Decompress>>,
-}
-
-impl Inflater {
-    fn give_back(&mut self) {
-        if let Some(mut d) = self.state.take() {
-            d.reset(false);
-            self.pool.give(d);
-        }
-    }
-}
-
-impl Drop for Inflater {
-    fn drop(&mut self) {
-        self.give_back();
-    }
-}
-
-impl MessageDecoder for Inflater {
-    fn decode(&mut self, mut payload: Vec<u8>, rsv: u8, max_size: usize) -> Result<Vec<u8>, ExtensionError> {
-        if rsv & RSV1 == 0 {
-            return Ok(payload);
-        }
-        payload.extend_from_slice(&TAIL);
-        if self.state.is_none() {
-            self.state = Some(self.pool.take(|| Decompress::new(false))?);
-        }
-        let d = self.state.as_mut().expect("state was just set");
-        // Grow the output only as inflation fills it, never past max_size + 1: a small
-        // message that inflates to gigabytes fails before it is allocated.
-        let limit = max_size.saturating_add(1);
-        let mut out = Vec::with_capacity(payload.len().saturating_mul(2).max(64).min(limit));
-        let mut input = &payload[..];
-        let mut ended = false;
-        loop {
-            if out.len() == out.capacity() {
-                if out.len() >= limit {
-                    return Err(ExtensionError::TooLarge { max: max_size });
+            Some(bits) => bits,
+            None => {
+                if self.window_bits < 15 {
+                    // Every offer limited the server's window: a server that answers without
+                    // the limit ignored it, and may use 32 KiB.
+                    log::debug!("permessage-deflate: the server ignored server_max_window_bits");
                 }
-                out.reserve_exact(out.capacity().min(limit - out.len()));
+                15
             }
-            let (before_in, before_out) = (d.total_in(), d.total_out());
-            let status = d
-                .decompress_vec(input, &mut out, FlushDecompress::Sync)
-                .map_err(|e| ExtensionError::InvalidData(format!("inflate: {e}")))?;
-            input = &input[(d.total_in() - before_in) as usize..];
-            let progressed = d.total_in() != before_in || d.total_out() != before_out;
-            if status == Status::StreamEnd {
-                // A final block ends this stream: the next message starts a new one.
-                ended = true;
-                break;
-            }
-            // Done once all input is in and a call with room to spare produced nothing more.
-            if input.is_empty() && !progressed && out.len() < out.capacity() {
-                break;
-            }
-            if !progressed && out.len() < out.capacity() {
-                return Err(ExtensionError::InvalidData("inflate: stream makes no progress".to_owned()));
-            }
-        }
-        if out.len() > max_size {
-            return Err(ExtensionError::TooLarge { max: max_size });
-        }
-        if self.no_context || ended {
-            self.give_back();
-        }
-        Ok(out)
+        };
+        let encoder =
+            self.deflater(client_bits, self.client_no_context_takeover || o.client_no_context_takeover);
+        let decoder = self.inflater(server_bits, o.server_no_context_takeover);
+        Ok(Accepted { params: Vec::new(), rsv: RSV1, encoder: Box::new(encoder), decoder: Box::new(decoder) })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ExtensionError;
+    use crate::extensions::extension::MessageDecoder;
 
     fn offer(header: &str) -> ExtensionOffer {
         ExtensionOffer::parse_header(header).remove(0)
     }
 
-    #[test]
-    fn offer_validation() {
-        let ok = |h: &str| parse_offer(&offer(h));
-        assert_eq!(ok("permessage-deflate"), Some(Offer::default()));
-        assert_eq!(
-            ok("permessage-deflate; server_max_window_bits=10").unwrap().server_max_window_bits,
-            Some(10)
-        );
-        assert_eq!(
-            ok("permessage-deflate; client_max_window_bits").unwrap().client_max_window_bits,
-            Some(None)
-        );
-        assert_eq!(
-            ok("permessage-deflate; client_max_window_bits=9").unwrap().client_max_window_bits,
-            Some(Some(9))
-        );
-        for bad in [
-            "permessage-deflate; server_max_window_bits",
-            "permessage-deflate; server_max_window_bits=7",
-            "permessage-deflate; server_max_window_bits=16",
-            "permessage-deflate; server_max_window_bits=010",
-            "permessage-deflate; client_max_window_bits=x",
-            "permessage-deflate; server_no_context_takeover=1",
-            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
-            "permessage-deflate; mystery",
-        ] {
-            assert_eq!(ok(bad), None, "{bad}");
-        }
-    }
-
     fn round_trip(deflate: &Deflate, header: &str, messages: &[Vec<u8>]) {
-        let req = Request {
-            remote_addr: "127.0.0.1:1".parse().unwrap(),
-            path: "/".into(),
-            query: None,
-            headers: vec![],
-            secure: false,
-            peer_certificates: Vec::new(),
-        };
+        let req = request();
         let mut a = deflate.accept(&offer(header), &req).unwrap();
         for m in messages {
             let mut wire = m.clone();
@@ -488,6 +331,146 @@ mod tests {
         round_trip(&Deflate::default().min_size(0), "permessage-deflate", &msgs);
         round_trip(&Deflate::default().min_size(0), "permessage-deflate; server_no_context_takeover", &msgs);
         round_trip(&Deflate::default().min_size(0), "permessage-deflate; server_max_window_bits=9", &msgs);
+    }
+
+    fn request() -> Request {
+        Request {
+            remote_addr: "127.0.0.1:1".parse().unwrap(),
+            path: "/".into(),
+            query: None,
+            headers: vec![],
+            secure: false,
+            peer_certificates: Vec::new(),
+        }
+    }
+
+    /// 4 KiB of noise repeated 8 times: its matches lie 4 KiB back, beyond a 2 KiB window.
+    fn far_repeats() -> Vec<u8> {
+        let mut x = 0x2545_f491_u32;
+        let block: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        block.repeat(8)
+    }
+
+    /// A decompressor with a window of `bits`.
+    fn inflater(bits: u8) -> Inflater {
+        Inflater { window_bits: bits, no_context: false, state: None, pool: Arc::new(Pool::new(0)) }
+    }
+
+    #[test]
+    fn windows_are_real_in_both_directions() {
+        let server = Deflate::default().min_size(0).window_bits(11);
+        let answer = |header: &str| {
+            let a = server.accept(&offer(header), &request()).unwrap();
+            let mut params = String::new();
+            crate::extensions::extension::format_extension(&mut params, "permessage-deflate", &a.params);
+            (params, a)
+        };
+        // The server's own window: 11 bits (2 KiB), asked or not; the answer says so only
+        // when asked (§7.1.2.1).
+        for (header, said) in [
+            ("permessage-deflate", "permessage-deflate"),
+            (
+                "permessage-deflate; server_max_window_bits=13",
+                "permessage-deflate; server_max_window_bits=11",
+            ),
+        ] {
+            let (params, mut a) = answer(header);
+            assert_eq!(params, said);
+            let mut wire = far_repeats();
+            assert_eq!(a.encoder.encode(&mut wire, false).unwrap(), RSV1);
+            // Matches 4 KiB back would compress 32 KiB of noise to about 4 KiB: an 11-bit
+            // window cannot see them.
+            assert!(
+                wire.len() > 30_000,
+                "compressed to {} bytes: the window is larger than 2 KiB",
+                wire.len()
+            );
+            assert_eq!(inflater(11).decode(wire, RSV1, 1 << 20).unwrap(), far_repeats());
+        }
+        // The same message with a 32 KiB window is small.
+        let mut a = Deflate::default().min_size(0).accept(&offer("permessage-deflate"), &request()).unwrap();
+        let mut wire = far_repeats();
+        a.encoder.encode(&mut wire, false).unwrap();
+        assert!(wire.len() < 6_000, "{}", wire.len());
+        assert_eq!(a.decoder.decode(wire, RSV1, 1 << 20).unwrap(), far_repeats());
+        // Windows are real on the inflating side too: a block, then the same block again,
+        // which refers 4 KiB back into the previous message; a decompressor with a 2 KiB
+        // window no longer has it.
+        let mut a = Deflate::default().min_size(0).accept(&offer("permessage-deflate"), &request()).unwrap();
+        let (mut first, mut again) = (far_repeats()[..4096].to_vec(), far_repeats()[..4096].to_vec());
+        a.encoder.encode(&mut first, false).unwrap();
+        a.encoder.encode(&mut again, false).unwrap();
+        assert!(again.len() < 100, "{}", again.len());
+        let mut small = inflater(11);
+        assert_eq!(small.decode(first.clone(), RSV1, 1 << 20).unwrap(), far_repeats()[..4096]);
+        let err = small.decode(again.clone(), RSV1, 1 << 20).unwrap_err();
+        assert_eq!(err, ExtensionError::InvalidData("inflate: invalid distance too far back".to_owned()));
+        let mut large = inflater(12);
+        assert_eq!(large.decode(first, RSV1, 1 << 20).unwrap(), far_repeats()[..4096]);
+        assert_eq!(large.decode(again, RSV1, 1 << 20).unwrap(), far_repeats()[..4096]);
+        // A smaller window asked by the client wins over the server's setting.
+        let (params, _) = answer("permessage-deflate; server_max_window_bits=9");
+        assert_eq!(params, "permessage-deflate; server_max_window_bits=9");
+        // The client's window: limited to 11 when it offers client_max_window_bits, and the
+        // server inflates with 11 bits; a client that cannot be limited may use 32 KiB.
+        let (params, mut a) = answer("permessage-deflate; client_max_window_bits");
+        assert_eq!(params, "permessage-deflate; client_max_window_bits=11");
+        let mut client = ClientExtension::accept_response(
+            &Deflate::default().min_size(0),
+            &offer("permessage-deflate; client_max_window_bits=11"),
+        )
+        .unwrap();
+        let mut wire = far_repeats();
+        let rsv = client.encoder.encode(&mut wire, false).unwrap();
+        assert!(wire.len() > 30_000, "the client compressed with more than 2 KiB: {} bytes", wire.len());
+        assert_eq!(a.decoder.decode(wire, rsv, 1 << 20).unwrap(), far_repeats());
+        let (params, mut a) = answer("permessage-deflate; client_max_window_bits=10");
+        assert_eq!(params, "permessage-deflate; client_max_window_bits=10");
+        let (params, _) = answer("permessage-deflate; client_no_context_takeover");
+        assert_eq!(params, "permessage-deflate; client_no_context_takeover");
+        // Its decoder reads a 10-bit stream.
+        let mut client = ClientExtension::accept_response(
+            &Deflate::default().min_size(0),
+            &offer("permessage-deflate; client_max_window_bits=10"),
+        )
+        .unwrap();
+        let mut wire = b"abcdefgh".repeat(500);
+        let rsv = client.encoder.encode(&mut wire, true).unwrap();
+        assert_eq!(a.decoder.decode(wire, rsv, 1 << 20).unwrap(), b"abcdefgh".repeat(500));
+    }
+
+    #[test]
+    fn a_board_client_limits_the_servers_window() {
+        let d = Deflate::default().window_bits(10).mem_level(2);
+        assert_eq!(
+            d.offer(),
+            "permessage-deflate; server_max_window_bits=10; client_max_window_bits, \
+             permessage-deflate; server_max_window_bits=10; client_no_context_takeover; client_max_window_bits"
+        );
+        let answer = |h: &str| ClientExtension::accept_response(&d, &offer(h));
+        assert!(answer("permessage-deflate; server_max_window_bits=10").is_ok());
+        assert!(answer("permessage-deflate; server_max_window_bits=9; client_max_window_bits=9").is_ok());
+        assert!(answer("permessage-deflate").is_ok(), "a server that ignores the limit is read with 32 KiB");
+        let err = answer("permessage-deflate; server_max_window_bits=12").err().unwrap();
+        assert_eq!(err, "server_max_window_bits=12, more than the 10 offered");
+        // Its compressor uses 10 bits even when the server allows 15.
+        let mut a = answer("permessage-deflate; server_max_window_bits=10").unwrap();
+        let mut wire = far_repeats();
+        a.encoder.encode(&mut wire, false).unwrap();
+        assert!(wire.len() > 30_000, "{}", wire.len());
+        assert_eq!(inflater(10).decode(wire, RSV1, 1 << 20).unwrap(), far_repeats());
+        // Out-of-range settings are clamped.
+        assert_eq!(Deflate::default().window_bits(3).get_window_bits(), 9);
+        assert_eq!(Deflate::default().window_bits(20).get_window_bits(), 15);
+        assert_eq!(Deflate::default().mem_level(0).get_mem_level(), 1);
+        assert_eq!(Deflate::default().mem_level(12).get_mem_level(), 9);
     }
 
     #[test]
@@ -528,14 +511,7 @@ mod tests {
 
     #[test]
     fn bombs_stop_at_max_size() {
-        let req = Request {
-            remote_addr: "127.0.0.1:1".parse().unwrap(),
-            path: "/".into(),
-            query: None,
-            headers: vec![],
-            secure: false,
-            peer_certificates: Vec::new(),
-        };
+        let req = request();
         let mut a = Deflate::default().accept(&offer("permessage-deflate"), &req).unwrap();
         let mut wire = vec![0u8; 10 << 20];
         let rsv = a.encoder.encode(&mut wire, false).unwrap();
