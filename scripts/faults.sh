@@ -3,10 +3,11 @@
 # the release build of syncws-echo: real network faults in network namespaces (tests/faults.rs:
 # needs root, installs nftables with apt if missing), shutdown under load
 # (tests/shutdown_load.rs), misbehaving peers with a storm of 10,000 connections reset at once
-# (tests/misbehaving.rs; CI's test command runs 2,000). Each prints its figures.
+# (tests/misbehaving.rs; three in a row; CI's test command runs one of 2,000). Each prints its figures.
 # --soak [MINUTES] runs scripts/soak.sh afterwards (20 minutes by default).
 #
-# Usage: scripts/faults.sh [--soak [MINUTES]]   Environment: SYNCWS_STORM (10000), CARGO_TARGET_DIR
+# Usage: scripts/faults.sh [--soak [MINUTES]]
+# Environment: SYNCWS_STORM (10000), SYNCWS_STORM_ROUNDS (3), CARGO_TARGET_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 soak=
@@ -23,7 +24,7 @@ export SYNCWS_ECHO_BIN="$target/release/syncws-echo"
 run() { echo "== $*"; timeout 900 "$@"; }
 run env SYNCWS_PEER_TESTS=1 cargo test --all-features --test faults -- --include-ignored --nocapture
 run cargo test --all-features --test shutdown_load -- --nocapture
-run env SYNCWS_STORM="${SYNCWS_STORM:-10000}" cargo test --all-features --test misbehaving -- --nocapture
+run env SYNCWS_STORM="${SYNCWS_STORM:-10000}" SYNCWS_STORM_ROUNDS="${SYNCWS_STORM_ROUNDS:-3}" cargo test --all-features --test misbehaving -- --nocapture
 if [[ -n $soak ]]; then
   scripts/soak.sh "$soak"
 fi
