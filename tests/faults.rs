@@ -41,7 +41,8 @@ use support::{Event, Recorder, close_event, next, require_peer_tests};
 #[derive(Debug)]
 enum Seen {
     Open(u32),
-    Message(Message),
+    /// With the time it arrived.
+    Message(Message, Instant),
     Close(CloseReason),
 }
 
@@ -52,7 +53,7 @@ impl Handler for Report {
         let _ = self.0.send(Seen::Open(session.attempt()));
     }
     fn on_message(&mut self, _: &Session, message: Message) {
-        let _ = self.0.send(Seen::Message(message));
+        let _ = self.0.send(Seen::Message(message, Instant::now()));
     }
     fn on_close(&mut self, _: &Session, reason: &CloseReason) {
         let _ = self.0.send(Seen::Close(reason.clone()));
@@ -101,10 +102,10 @@ fn delay_200ms_jitter_50ms_no_false_ping_timeout_and_echo_intact() {
     let mut rtts = Vec::with_capacity(N);
     let started = Instant::now();
     let receive = |rtts: &mut Vec<Duration>, sent_at: &[Instant], within: Duration| match seen(&rx, within) {
-        Seen::Message(m) => {
+        Seen::Message(m, arrived) => {
             let i = rtts.len();
             assert_eq!(m.as_bytes(), payload(i, 3000), "echo {i} intact and in order");
-            rtts.push(sent_at[i].elapsed());
+            rtts.push(arrived - sent_at[i]);
         }
         other => panic!("after {} echoes: {other:?}", rtts.len()),
     };
@@ -189,7 +190,7 @@ fn loss_5_percent_each_way_1000_messages_each_way_in_order() {
     };
     for i in 0..N {
         match seen(&rx, Duration::from_secs(30)) {
-            Seen::Message(m) => assert_eq!(m.as_bytes(), payload(i, 3000), "echo {i} intact and in order"),
+            Seen::Message(m, _) => assert_eq!(m.as_bytes(), payload(i, 3000), "echo {i} intact and in order"),
             other => panic!("after {i} echoes: {other:?}"),
         }
     }
@@ -246,7 +247,9 @@ fn link_down_is_detected_within_ping_period_plus_timeout_and_the_client_reconnec
     assert!(matches!(seen(&rx, Duration::from_secs(30)), Seen::Open(1)));
     assert!(matches!(next(&events), Event::Open(_)));
     client.send(Message::Text("before".into())).unwrap();
-    assert!(matches!(seen(&rx, Duration::from_secs(10)), Seen::Message(m) if m.as_text() == Some("before")));
+    assert!(
+        matches!(seen(&rx, Duration::from_secs(10)), Seen::Message(m, _) if m.as_text() == Some("before"))
+    );
     assert!(matches!(next(&events), Event::Message(_)));
 
     ns.nft(
@@ -286,7 +289,9 @@ fn link_down_is_detected_within_ping_period_plus_timeout_and_the_client_reconnec
     assert!(attempt > 1, "a reconnection: attempt {attempt}");
     assert!(matches!(next(&events), Event::Open(_)));
     client.send(Message::Text("after".into())).unwrap();
-    assert!(matches!(seen(&rx, Duration::from_secs(10)), Seen::Message(m) if m.as_text() == Some("after")));
+    assert!(
+        matches!(seen(&rx, Duration::from_secs(10)), Seen::Message(m, _) if m.as_text() == Some("after"))
+    );
     println!(
         "link back: reconnected {back:?} later, attempt {attempt} ({attempts_down} dials by the end \
          of the outage)"
