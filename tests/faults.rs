@@ -2,6 +2,8 @@
 //!
 //! - 200 ms delay with 50 ms jitter each way, through the fault-injecting proxy of
 //!   `faults/proxy.rs` on 127.0.0.1: no false ping timeout, echo intact and in order;
+//! - a stall through the same proxy (TCP up, nothing moving): shorter than the timeout, ridden
+//!   out with nothing lost; for good, both ends close within `ping_period + timeout`;
 //! - 5% packet loss each way (nftables `numgen random` in a network namespace, so TCP really
 //!   retransmits and segments after a lost one arrive before its retransmission): 1,000
 //!   messages each way, in order;
@@ -139,6 +141,64 @@ fn delay_200ms_jitter_50ms_no_false_ping_timeout_and_echo_intact() {
     assert_eq!((end.code, end.was_clean), (CloseCode::NORMAL, true));
     let r = close_event(&events);
     assert_eq!((r.code, r.was_clean), (CloseCode::NORMAL, true));
+}
+
+/// The proxy stops forwarding (TCP stays up, nothing moves either way) for 1.2 s, less than the
+/// 2 s timeout (pings every 500 ms on both sides): no close, and the 10 messages sent during the
+/// stall are echoed after it, in order. Then it stalls for good: both ends close with 1006
+/// within `ping_period + timeout` (+1 s of slack).
+#[test]
+fn a_stall_shorter_than_the_timeout_is_ridden_out_and_a_longer_one_closes() {
+    let (period, timeout) = (Duration::from_millis(500), Duration::from_secs(2));
+    let bound = period + timeout;
+    let (server, events) = support::recording(Config::default().ping_period(Some(period)).timeout(timeout));
+    let proxy = Proxy::start(server.local_addr(), Duration::ZERO, Duration::ZERO);
+    let (tx, rx) = unbounded();
+    let config = ClientConfig::default().ping_period(Some(period)).timeout(timeout);
+    let client = Client::new(config).connect(&format!("ws://{}/echo", proxy.addr), Report(tx)).unwrap();
+    assert!(matches!(seen(&rx, Duration::from_secs(10)), Seen::Open(1)));
+    assert!(matches!(next(&events), Event::Open(_)));
+    proxy.stall(true);
+    let stalled = Instant::now();
+    for i in 0..10 {
+        client.send(Message::Binary(payload(i, 2000))).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    proxy.stall(false);
+    let mut first = None;
+    for i in 0..10 {
+        match seen(&rx, Duration::from_secs(10)) {
+            Seen::Message(m, arrived) => {
+                assert_eq!(m.as_bytes(), payload(i, 2000), "echo {i} after the stall");
+                first.get_or_insert(arrived - stalled);
+            }
+            other => panic!("after {i} echoes: {other:?}"),
+        }
+    }
+    let first = first.unwrap();
+    assert!(first >= Duration::from_millis(1200), "nothing came through the stall: {first:?}");
+    std::thread::sleep(Duration::from_secs(1));
+    let server_events: Vec<Event> = events.try_iter().collect();
+    assert_eq!(server_events.len(), 10, "10 messages and no close at the server: {server_events:?}");
+    assert!(rx.try_recv().is_err() && client.is_connected(), "no close at the client");
+
+    proxy.stall(true);
+    let down = Instant::now();
+    let r = close_event(&events);
+    let server_took = down.elapsed();
+    let Seen::Close(c) = seen(&rx, bound + Duration::from_secs(10)) else { panic!("the client's close") };
+    let client_took = down.elapsed();
+    println!(
+        "stall: 1.2 s ridden out (first echo {first:?} after the stall began, no close); a stall \
+         for good closed the server after {server_took:?} ({}: {}), the client after \
+         {client_took:?} ({}: {}); bound {bound:?}",
+        r.code, r.reason, c.code, c.reason
+    );
+    assert_eq!((r.code, r.was_clean), (CloseCode::ABNORMAL, false));
+    assert_eq!((c.code, c.was_clean), (CloseCode::ABNORMAL, false));
+    assert!(server_took <= bound + Duration::from_secs(1), "the server took {server_took:?}");
+    assert!(client_took <= bound + Duration::from_secs(1), "the client took {client_took:?}");
+    drop(proxy);
 }
 
 /// The nftables counters of `table` ("counter packets N"), in rule order.

@@ -1,6 +1,8 @@
 //! A fault-injecting TCP proxy owned by the tests: every chunk read from one side is written to
 //! the other after `delay` plus or minus a random `jitter`, never reordered (a chunk is due no
 //! sooner than the one before it), so the byte stream stays intact and only its timing changes.
+//! [`Proxy::stall`] stops all forwarding while TCP stays up (no FIN, no RST), until it is
+//! turned off.
 //! Threads and std::net only: an acceptor, and per connection a reader and a writer each way,
 //! with a bounded queue between them (at most `QUEUE` chunks of `CHUNK` bytes in flight per
 //! direction). Everything stops when the proxy is dropped.
@@ -25,12 +27,14 @@ pub struct Proxy {
     acceptor: Option<JoinHandle<Vec<JoinHandle<()>>>>,
     /// Chunks forwarded, both ways, all connections.
     pub chunks: Arc<AtomicU64>,
+    stalled: Arc<AtomicBool>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Timing {
     delay: Duration,
     jitter: Duration,
+    stalled: Arc<AtomicBool>,
 }
 
 impl Proxy {
@@ -43,7 +47,8 @@ impl Proxy {
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let chunks = Arc::new(AtomicU64::new(0));
-        let timing = Timing { delay, jitter };
+        let stalled = Arc::new(AtomicBool::new(false));
+        let timing = Timing { delay, jitter, stalled: stalled.clone() };
         let (stop2, chunks2) = (stop.clone(), chunks.clone());
         let acceptor = std::thread::spawn(move || {
             let mut threads = Vec::new();
@@ -56,7 +61,14 @@ impl Proxy {
                         for (from, to) in [(&client, &server), (&server, &client)] {
                             seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
                             let (from, to) = (from.try_clone().unwrap(), to.try_clone().unwrap());
-                            threads.extend(pump(from, to, timing, seed, stop2.clone(), chunks2.clone()));
+                            threads.extend(pump(
+                                from,
+                                to,
+                                timing.clone(),
+                                seed,
+                                stop2.clone(),
+                                chunks2.clone(),
+                            ));
                         }
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -67,7 +79,13 @@ impl Proxy {
             }
             threads
         });
-        Proxy { addr, stop, acceptor: Some(acceptor), chunks }
+        Proxy { addr, stop, acceptor: Some(acceptor), chunks, stalled }
+    }
+
+    /// Stops forwarding (`true`) or resumes it: what arrives meanwhile waits in the proxy's
+    /// queues and the socket buffers, and goes on in order when it resumes.
+    pub fn stall(&self, on: bool) {
+        self.stalled.store(on, Ordering::SeqCst);
     }
 }
 
@@ -136,6 +154,9 @@ fn pump(
             let now = Instant::now();
             if due > now {
                 std::thread::sleep(due - now);
+            }
+            while timing.stalled.load(Ordering::SeqCst) && !stop2.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
             }
             if chunk.is_empty() {
                 let _ = to.shutdown(Shutdown::Write);
