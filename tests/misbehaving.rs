@@ -84,6 +84,23 @@ fn reset(stream: TcpStream) {
     drop(stream);
 }
 
+/// Kills the child if this thread ends first: a test that aborts (no unwinding, no `Drop`)
+/// leaves no server behind.
+#[cfg(feature = "cli")]
+#[allow(unsafe_code)]
+fn dies_with_this_thread(command: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; it only sets the child's parent-death signal.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
 /// 1,000 round trips of 1 KiB on a fresh connection: round trips per second.
 fn echo_rate(addr: SocketAddr) -> f64 {
     let mut c = Client::connect(addr, "/echo");
@@ -416,7 +433,7 @@ fn ten_thousand_connections_reset_at_once_leave_nothing_behind() {
     raise_open_files(n as u64 + 2048);
     let bin =
         std::env::var("SYNCWS_ECHO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_syncws-echo").to_string());
-    let mut child = Command::new(bin)
+    let mut child = dies_with_this_thread(&mut Command::new(bin))
         .args(["--listen", "127.0.0.1:0", "--log-level", "info", "--max-connections", "12000"])
         // Half-made handshakes stay until the resets, however long the opening takes.
         .args(["--handshake-timeout", "120s"])

@@ -42,9 +42,25 @@ fn echo_binary() -> String {
     std::env::var("SYNCWS_ECHO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_syncws-echo").to_string())
 }
 
+/// Kills the child if this thread ends first: a test that aborts (no unwinding, no `Drop`)
+/// leaves no server behind.
+#[allow(unsafe_code)]
+fn dies_with_this_thread(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; it only sets the child's parent-death signal.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Starts the binary on a free port and returns it with the address it logged.
 fn spawn() -> (Echo, SocketAddr) {
-    let mut child = Command::new(echo_binary())
+    let mut child = dies_with_this_thread(&mut Command::new(echo_binary()))
         .args(["--listen", "127.0.0.1:0", "--log-level", "info"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -35,10 +35,26 @@ impl Drop for Echo {
     }
 }
 
+/// Kills the child if this thread ends first: a test that aborts (no unwinding, no `Drop`)
+/// leaves no server behind.
+#[allow(unsafe_code)]
+fn dies_with_this_thread(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; it only sets the child's parent-death signal.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
 fn spawn() -> (Echo, SocketAddr) {
     let bin =
         std::env::var("SYNCWS_ECHO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_syncws-echo").to_string());
-    let mut child = Command::new(bin)
+    let mut child = dies_with_this_thread(&mut Command::new(bin))
         .args(["--listen", "127.0.0.1:0", "--log-level", "info"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
