@@ -75,6 +75,26 @@ fn node_ws_round_trips_with_context_takeover() {
     assert!(out.starts_with("ok permessage-deflate"), "{out}");
 }
 
+/// Window bits 9 to 15 offered by the client in both directions, against a server with a
+/// 32 KiB window and against one set for a board (10 bits): the answer limits both to the
+/// smaller.
+#[test]
+#[ignore = "installs Node ws with npm into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn node_ws_round_trips_with_every_window_size() {
+    for server_bits in [15u8, 10] {
+        let server = server(Deflate::default().min_size(0).window_bits(server_bits));
+        for bits in 9..=15u8 {
+            let out = run(&format!("ws://{}/echo", server.local_addr()), &format!("bits={bits}"));
+            let agreed = bits.min(server_bits);
+            let mut want = format!("ok permessage-deflate; server_max_window_bits={agreed}");
+            if agreed < 15 {
+                want += &format!("; client_max_window_bits={agreed}");
+            }
+            assert_eq!(out.trim(), want, "client {bits}, server {server_bits}");
+        }
+    }
+}
+
 #[test]
 #[ignore = "installs Node ws with npm into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
 fn node_ws_round_trips_without_context_takeover() {

@@ -105,6 +105,27 @@ fn python_round_trips_with_permessage_deflate() {
     assert!(out.contains("deflate ok"), "{out}");
 }
 
+/// Window bits 9 to 15 offered by the client in both directions, against a server with a
+/// 32 KiB window and against one set for a board (10 bits).
+#[cfg(feature = "deflate")]
+#[test]
+#[ignore = "installs Python websockets with pip into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn python_round_trips_with_every_window_size() {
+    for server_bits in [15, 10] {
+        let deflate = syncws::Deflate::default().min_size(0).window_bits(server_bits);
+        let server = start(Server::new(Config::default()).extension(deflate).route("/echo", || KtorEcho));
+        let url = format!("ws://{}/echo", server.local_addr());
+        let out = Command::new(python())
+            .arg(script())
+            .args(["windows", &url, &server_bits.to_string()])
+            .output()
+            .unwrap();
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && text.contains("windows ok"), "server window {server_bits}: {text}");
+    }
+}
+
 #[test]
 #[ignore = "installs Python websockets with pip into target/; SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
 fn python_sees_1007_for_bad_utf8_and_1009_for_a_large_message() {

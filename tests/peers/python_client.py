@@ -7,6 +7,7 @@ SYNCWS_CLIENT_KEY if they are set.
 """
 import os
 import ssl
+import random
 import sys
 from websockets.sync import client as sync_client
 from websockets.exceptions import ConnectionClosed
@@ -85,6 +86,28 @@ def deflate(url):
     print("deflate ok")
 
 
+def windows(url, server_bits):
+    """permessage-deflate with window bits 9 to 15 offered in both directions against a server
+    whose own window is server_bits: the answer limits both to the smaller, and messages whose
+    repeats lie 3,000 bytes back (within one message and across two) come back intact."""
+    from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+    rng = random.Random(7)
+    block = bytes(rng.getrandbits(8) for _ in range(3000))
+    for bits in range(9, 16):
+        ext = [ClientPerMessageDeflateFactory(server_max_window_bits=bits, client_max_window_bits=bits)]
+        with connect(url, max_size=2**24, extensions=ext, compression=None, open_timeout=5) as ws:
+            header = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+            agreed = min(bits, server_bits)
+            want = f"permessage-deflate; server_max_window_bits={agreed}"
+            if agreed < 15:
+                want += f"; client_max_window_bits={agreed}"
+            assert header == want, (bits, header)
+            for message in (block, block, block * 3, "window " * 2000, block[:100]):
+                ws.send(message)
+                assert ws.recv(timeout=5) == message, bits
+    print("windows ok")
+
+
 def subprotocol(url):
     with connect(url, subprotocols=["nope", "chat.v1"], open_timeout=5) as ws:
         assert ws.subprotocol == "chat.v1", ws.subprotocol
@@ -133,5 +156,7 @@ def shutdown(url):
 
 if __name__ == "__main__":
     scenario, url = sys.argv[1], sys.argv[2]
+    if scenario == "windows":
+        sys.exit(windows(url, int(sys.argv[3])))
     {"echo": echo, "deflate": deflate, "close_codes": close_codes, "subprotocol": subprotocol, "server_close": server_close, "shutdown": shutdown,
      "tls_refused": tls_refused}[scenario](url)
