@@ -2,8 +2,10 @@
 # Runs every test of syncws: unit, integration (loopback; Python `websockets` in a venv and
 # Node `ws` in target/node, both installed by the tests, as clients and as servers; Chromium),
 # doc tests, the Autobahn conformance suite against the server and against the client (all 517
-# cases each, and 1.* to 10.* over TLS), then the static board binaries (six targets, two flavours) with the library's
-# tests and a probe of each binary under qemu (scripts/cross-test.sh).
+# cases each, and 1.* to 10.* over TLS), then the static board binaries (six targets, two
+# flavours), a probe of each under qemu, and the library's tests under qemu on three of them
+# (scripts/cross-test.sh). The fault, misbehaving-peer and soak tests run in their short forms
+# in the cargo test below (as root: the fault tests make network namespaces).
 # Installs what it needs itself (apt, PyPI, npm); run it as root.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
