@@ -10,7 +10,8 @@ use crate::extensions::extension::{MessageDecoder, MessageEncoder, RSV1};
 /// The bytes a sync flush ends with, removed before sending and restored before inflating.
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
-/// The smallest window zlib's raw deflate has: asked for 8 bits (256 bytes), it uses 9.
+/// The smallest window of zlib's raw deflate: it refuses 8 bits (256 bytes), and a zlib peer
+/// told 8 may compress with 9, so decompressors keep at least 9.
 pub(super) const SMALLEST_WINDOW: u8 = 9;
 
 /// The settings a compressor is built with; pooled states are reused only with equal settings.
