@@ -61,6 +61,8 @@ fn status_field(pid: &str, field: &str) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
+/// How many descriptors the process has open.
+#[cfg(feature = "cli")]
 fn open_fds(pid: &str) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap()
 }
