@@ -92,9 +92,8 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(acceptor) = self.acceptor.take()
-            && let Ok(threads) = acceptor.join()
-        {
+        // No let chains: rust-version is 1.85.
+        if let Some(Ok(threads)) = self.acceptor.take().map(|acceptor| acceptor.join()) {
             for t in threads {
                 let _ = t.join();
             }
