@@ -6,7 +6,7 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -48,38 +48,11 @@ fn setup() -> &'static PathBuf {
     })
 }
 
-/// The echo binary on a free port; killed and reaped on drop.
-struct Echo(Child, String);
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The echo binary; over TLS with the test certificate (`tests/certs/`) if `tls`.
-fn start_echo(tls: bool) -> Echo {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_syncws-echo"));
-    command.args(["--listen", "127.0.0.1:0", "--log-level", "info"]);
-    if tls {
-        command.args([
-            "--tls-cert",
-            &support::cert_path("server.pem"),
-            "--tls-key",
-            &support::cert_path("server.key"),
-        ]);
-    }
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("echo server output").unwrap();
-        if let Some(rest) = line.split_once("echoing on ").and_then(|(_, url)| url.split("://").nth(1)) {
-            break rest.split('/').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    Echo(child, addr)
+fn start_echo(tls: bool) -> support::EchoProcess {
+    let (cert, key) = (support::cert_path("server.pem"), support::cert_path("server.key"));
+    let tls_args = ["--tls-cert", &cert, "--tls-key", &key];
+    support::EchoProcess::start(if tls { &tls_args } else { &[] })
 }
 
 #[test]
@@ -87,7 +60,7 @@ fn start_echo(tls: bool) -> Echo {
 fn the_echo_page_works_in_headless_chromium() {
     let dir = setup();
     let echo = start_echo(false);
-    let addr: std::net::SocketAddr = echo.1.parse().unwrap();
+    let addr = echo.addr();
     assert_eq!(status(&support::http(addr, "GET /nothing-here HTTP/1.1\r\nHost: t\r\n\r\n")), 404);
     page_in_chromium(dir, echo, &format!("http://{addr}/"), "echo-page.png", None);
 }
@@ -113,14 +86,20 @@ fn the_echo_page_works_over_https_in_headless_chromium() {
     certutil(&["-N", "-d", &db, "--empty-password"]);
     certutil(&["-A", "-d", &db, "-n", "syncws test CA", "-t", "C,,", "-i", &support::cert_path("ca.pem")]);
     let echo = start_echo(true);
-    let port = echo.1.rsplit(':').next().unwrap().to_owned();
+    let port = echo.addr().port().to_string();
     page_in_chromium(dir, echo, &format!("https://localhost:{port}/"), "echo-page-https.png", Some(&home));
 }
 
 /// Loads `url` (the echo page) in headless Chromium, through every step of `browser_e2e.js`,
 /// then stops `echo` with SIGTERM and checks that the page saw 1001. `home`: Chromium's home
 /// (its certificate database).
-fn page_in_chromium(dir: &Path, mut echo: Echo, url: &str, screenshot: &str, home: Option<&Path>) {
+fn page_in_chromium(
+    dir: &Path,
+    mut echo: support::EchoProcess,
+    url: &str,
+    screenshot: &str,
+    home: Option<&Path>,
+) {
     let shot = dir.join(screenshot);
     let _ = std::fs::remove_file(&shot);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/browser_e2e.js");
@@ -138,9 +117,7 @@ fn page_in_chromium(dir: &Path, mut echo: Echo, url: &str, screenshot: &str, hom
         assert_ne!(step, "fail", "browser test failed: {line}");
         if step == "shutdown-ready" {
             // Stop the server as a board owner would (SIGTERM); the page must get 1001.
-            assert!(
-                Command::new("kill").args(["-TERM", &echo.0.id().to_string()]).status().unwrap().success()
-            );
+            echo.signal(libc::SIGTERM);
         }
         steps.insert(step, v);
     }
@@ -165,9 +142,5 @@ fn page_in_chromium(dir: &Path, mut echo: Echo, url: &str, screenshot: &str, hom
     );
     assert_eq!(steps["shutdown"]["code"], 1001, "{:?}", steps["shutdown"]);
     assert!(std::fs::metadata(&shot).map(|m| m.len() > 10_000).unwrap_or(false), "screenshot written");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while echo.0.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "echo server did not exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(echo.wait_exit(Duration::from_secs(10)).success(), "syncws-echo exits 0 after SIGTERM");
 }

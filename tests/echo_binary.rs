@@ -3,82 +3,34 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::*;
 
-/// The running binary; killed and reaped if a test fails before it exits.
-struct Echo(Child);
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the binary on a free port and returns it with the address it logged.
-fn spawn(args: &[&str]) -> (Echo, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_syncws-echo"))
-        .args(["--listen", "127.0.0.1:0", "--log-level", "info"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map(Echo)
-        .unwrap();
-    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
-    for _ in 0..20 {
-        let line = lines.next().expect("echo server output").unwrap();
-        // "echoing on ws://ADDR/..." (or wss://)
-        if let Some(rest) = line.split_once("echoing on ").and_then(|(_, url)| url.split("://").nth(1)) {
-            let addr = rest.split('/').next().unwrap().parse().unwrap();
-            // Keep draining the log so the server never blocks on a full pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return (child, addr);
-        }
-    }
-    panic!("no listening line");
-}
-
-fn signal(child: &Echo, sig: &str) {
-    let ok = Command::new("kill").args([sig, &child.0.id().to_string()]).status().unwrap();
-    assert!(ok.success());
-}
-
-fn wait_exit(child: &mut Echo) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "syncws-echo did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+/// Time given to the binary to exit after a signal that ends it.
+const EXIT: Duration = Duration::from_secs(10);
 
 #[test]
 fn echoes_and_exits_cleanly_on_sigterm_with_1001() {
-    let (mut child, addr) = spawn(&[]);
+    let mut echo = EchoProcess::start(&[]);
+    let addr = echo.addr();
     let mut c = Client::connect(addr, "/echo");
     c.send_text("hello binary");
     assert_eq!(c.read_data().unwrap().text(), "hello binary");
     c.send_binary(&[0, 1, 2]);
     assert_eq!(c.read_data().unwrap().payload, [0, 1, 2]);
     assert_eq!(status(&http(addr, &upgrade_request("/other", ""))), 404);
-    signal(&child, "-TERM");
+    echo.signal(libc::SIGTERM);
     assert_eq!(c.expect_close().0, 1001);
     c.send_close(1001, "");
     assert!(c.sees_eof());
-    assert!(wait_exit(&mut child).success());
+    assert!(echo.wait_exit(EXIT).success());
 }
 
 #[test]
 fn any_path_and_limits_from_flags() {
-    let (mut child, addr) = spawn(&["--any-path", "--max-message-size", "100", "--protocol", "p1"]);
+    let mut echo = EchoProcess::start(&["--any-path", "--max-message-size", "100", "--protocol", "p1"]);
+    let addr = echo.addr();
     let mut c = Client::connect_with(addr, &upgrade_request("/some/where", "Sec-WebSocket-Protocol: p1\r\n"))
         .unwrap();
     assert_eq!(c.header("sec-websocket-protocol").as_deref(), Some("p1"));
@@ -89,14 +41,13 @@ fn any_path_and_limits_from_flags() {
     c.send_close(1009, "");
     assert!(c.sees_eof());
     drop(c);
-    signal(&child, "-INT");
-    assert!(wait_exit(&mut child).success());
+    echo.signal(libc::SIGINT);
+    assert!(echo.wait_exit(EXIT).success());
 }
 
 #[test]
 fn bad_flags_fail_with_usage() {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_syncws-echo")).args(["--ping-period", "soon"]).output().unwrap();
+    let out = std::process::Command::new(echo_binary()).args(["--ping-period", "soon"]).output().unwrap();
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("duration"), "{text}");
@@ -115,8 +66,9 @@ fn tls_from_files_and_reload_on_sighup() {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, read("other-server.pem")).unwrap();
     std::fs::write(&key, read("other-server.key")).unwrap();
-    let (mut child, addr) =
-        spawn(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let mut echo =
+        EchoProcess::start(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let addr = echo.addr();
     let url = format!("wss://localhost:{}/echo", addr.port());
     let connect = || {
         let config = ClientConfig::default().tls(ClientTls::ca_pem(&read("ca.pem")).unwrap());
@@ -135,7 +87,7 @@ fn tls_from_files_and_reload_on_sighup() {
     assert_eq!(status(&http(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")), 400, "plain HTTP to a TLS port");
     std::fs::write(&cert, read("server.pem")).unwrap();
     std::fs::write(&key, read("server.key")).unwrap();
-    signal(&child, "-HUP");
+    echo.signal(libc::SIGHUP);
     let mut opened = None;
     assert!(wait_until(Duration::from_secs(10), || {
         opened = connect().ok();
@@ -145,8 +97,8 @@ fn tls_from_files_and_reload_on_sighup() {
     client.wait_open(READ_TIMEOUT).unwrap();
     client.send(Message::Text("after reload".into())).unwrap();
     assert_eq!(rx.recv_timeout(READ_TIMEOUT).unwrap(), Message::Text("after reload".into()));
-    signal(&child, "-TERM");
-    assert!(wait_exit(&mut child).success(), "SIGHUP did not end it, SIGTERM did, cleanly");
+    echo.signal(libc::SIGTERM);
+    assert!(echo.wait_exit(EXIT).success(), "SIGHUP did not end it, SIGTERM did, cleanly");
     drop(client);
     let _ = std::fs::remove_dir_all(&dir);
 }

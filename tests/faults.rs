@@ -66,6 +66,25 @@ fn seen(rx: &Receiver<Seen>, within: Duration) -> Seen {
     rx.recv_timeout(within).unwrap_or_else(|_| panic!("nothing from the client's handler within {within:?}"))
 }
 
+/// From now, until the server's `on_close` and then the client's: both reasons and how long
+/// each took. Both must be 1006 (not clean) within `bound` and a second of slack.
+fn both_close_abnormally(
+    events: &Receiver<Event>,
+    rx: &Receiver<Seen>,
+    bound: Duration,
+) -> (CloseReason, Duration, CloseReason, Duration) {
+    let down = Instant::now();
+    let server = close_event(events);
+    let server_took = down.elapsed();
+    let Seen::Close(client) = seen(rx, bound + Duration::from_secs(10)) else { panic!("the client's close") };
+    let client_took = down.elapsed();
+    assert_eq!((server.code, server.was_clean), (CloseCode::ABNORMAL, false), "the server's close");
+    assert_eq!((client.code, client.was_clean), (CloseCode::ABNORMAL, false), "the client's close");
+    assert!(server_took <= bound + Duration::from_secs(1), "the server took {server_took:?}");
+    assert!(client_took <= bound + Duration::from_secs(1), "the client took {client_took:?}");
+    (server, server_took, client, client_took)
+}
+
 /// Message `i`: its number, then bytes that depend on it; 1 to `max` bytes.
 fn payload(i: usize, max: usize) -> Vec<u8> {
     let len = 8 + (i * 7919) % max.saturating_sub(8).max(1);
@@ -183,21 +202,13 @@ fn a_stall_shorter_than_the_timeout_is_ridden_out_and_a_longer_one_closes() {
     assert!(rx.try_recv().is_err() && client.is_connected(), "no close at the client");
 
     proxy.stall(true);
-    let down = Instant::now();
-    let r = close_event(&events);
-    let server_took = down.elapsed();
-    let Seen::Close(c) = seen(&rx, bound + Duration::from_secs(10)) else { panic!("the client's close") };
-    let client_took = down.elapsed();
+    let (r, server_took, c, client_took) = both_close_abnormally(&events, &rx, bound);
     println!(
         "stall: 1.2 s ridden out (first echo {first:?} after the stall began, no close); a stall \
          for good closed the server after {server_took:?} ({}: {}), the client after \
          {client_took:?} ({}: {}); bound {bound:?}",
         r.code, r.reason, c.code, c.reason
     );
-    assert_eq!((r.code, r.was_clean), (CloseCode::ABNORMAL, false));
-    assert_eq!((c.code, c.was_clean), (CloseCode::ABNORMAL, false));
-    assert!(server_took <= bound + Duration::from_secs(1), "the server took {server_took:?}");
-    assert!(client_took <= bound + Duration::from_secs(1), "the client took {client_took:?}");
     drop(proxy);
 }
 
@@ -318,21 +329,13 @@ fn link_down_is_detected_within_ping_period_plus_timeout_and_the_client_reconnec
            chain output { type filter hook output priority 0; policy drop; }
          }",
     );
-    let down = Instant::now();
-    let r = close_event(&events);
-    let server_took = down.elapsed();
-    let Seen::Close(c) = seen(&rx, bound + Duration::from_secs(10)) else { panic!("the client's close") };
-    let client_took = down.elapsed();
+    let (r, server_took, c, client_took) = both_close_abnormally(&events, &rx, bound);
     println!(
         "link down: the server closed after {server_took:?} ({}: {}), the client after \
          {client_took:?} ({}: {}); bound {bound:?}",
         r.code, r.reason, c.code, c.reason
     );
-    assert_eq!((r.code, r.was_clean), (CloseCode::ABNORMAL, false));
     assert!(r.reason.contains("ping"), "the server's reason: {r:?}");
-    assert!(server_took <= bound + Duration::from_secs(1), "the server took {server_took:?}");
-    assert_eq!((c.code, c.was_clean), (CloseCode::ABNORMAL, false));
-    assert!(client_took <= bound + Duration::from_secs(1), "the client took {client_took:?}");
     // Attempts fail while the link is down.
     std::thread::sleep(Duration::from_secs(2));
     assert!(!client.is_connected());

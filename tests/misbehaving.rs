@@ -54,55 +54,6 @@ fn raise_open_files(want: u64) {
     assert!(lim.rlim_max >= want, "this test needs {want} descriptors; the hard limit is {}", lim.rlim_max);
 }
 
-/// A field of /proc/PID/status (`VmRSS`, `Threads`), as a number (kB for sizes).
-fn status_field(pid: &str, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-/// How many descriptors the process has open.
-#[cfg(feature = "cli")]
-fn open_fds(pid: &str) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap()
-}
-
-/// Closes with an RST instead of a FIN (SO_LINGER 0).
-#[allow(unsafe_code)]
-fn reset(stream: TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
-    // SAFETY: setsockopt on a socket we own, with a linger struct of the size given.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0);
-    drop(stream);
-}
-
-/// Kills the child if this thread ends first: a test that aborts (no unwinding, no `Drop`)
-/// leaves no server behind.
-#[cfg(feature = "cli")]
-#[allow(unsafe_code)]
-fn dies_with_this_thread(command: &mut std::process::Command) -> &mut std::process::Command {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe; it only sets the child's parent-death signal.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    }
-}
-
 /// 1,000 round trips of 1 KiB on a fresh connection: round trips per second.
 fn echo_rate(addr: SocketAddr) -> f64 {
     let mut c = Client::connect(addr, "/echo");
@@ -155,7 +106,7 @@ fn a_peer_that_never_reads_costs_its_queue_and_slows_no_one_else() {
     );
     let addr = server.local_addr();
     let before_rate = echo_rate(addr);
-    let rss_before = status_field("self", "VmRSS");
+    let rss_before = ProcessSample::of("self").rss_kib;
     let mut stalled = Client::connect(addr, "/flood");
     stalled.send_text("flood");
     let (_, session) = rx.recv_timeout(READ_TIMEOUT).unwrap();
@@ -167,7 +118,7 @@ fn a_peer_that_never_reads_costs_its_queue_and_slows_no_one_else() {
         std::mem::replace(&mut last, now) == now && now > 0
     }));
     let blocked_at = sent.load(Ordering::SeqCst);
-    let rss_stalled = status_field("self", "VmRSS");
+    let rss_stalled = ProcessSample::of("self").rss_kib;
     let during_rate = echo_rate(addr);
     let full = matches!(session.try_send(Message::Text("more".into())), Err(TrySendError::Full(_)));
     assert_eq!(sent.load(Ordering::SeqCst), blocked_at, "still blocked");
@@ -184,7 +135,8 @@ fn a_peer_that_never_reads_costs_its_queue_and_slows_no_one_else() {
     assert!(blocked_at < 64 + 200, "{blocked_at} messages taken before send blocked");
     assert!(during_rate > before_rate / 4.0, "throughput {during_rate:.0} against {before_rate:.0}");
     let gone = Instant::now();
-    reset(stalled.stream);
+    reset_on_drop(&stalled.stream);
+    drop(stalled);
     let (n, _) = rx.recv_timeout(Duration::from_secs(10)).expect("the blocked send fails once the peer goes");
     assert_eq!(n, blocked_at);
     println!("the blocked send failed {:?} after the peer's RST", gone.elapsed());
@@ -359,7 +311,7 @@ fn one_byte_per_segment_is_reassembled() {
 fn a_frame_header_promising_2_pow_63_bytes_is_refused_at_once() {
     let _turn = turn();
     let (server, events) = recording(Config::default());
-    let rss_before = status_field("self", "VmRSS");
+    let rss_before = ProcessSample::of("self").rss_kib;
     for (len, codes) in [(u64::MAX >> 1, &[1009][..]), (1u64 << 63, &[1002, 1009][..])] {
         let mut c = Client::connect(server.local_addr(), "/echo");
         let started = Instant::now();
@@ -374,7 +326,7 @@ fn a_frame_header_promising_2_pow_63_bytes_is_refused_at_once() {
         // Not clean: the server failed the connection, and reads nothing after it.
         assert_eq!((r.code.0, r.was_clean), (code, false), "on_close: {r:?}");
     }
-    let grown = status_field("self", "VmRSS").saturating_sub(rss_before);
+    let grown = ProcessSample::of("self").rss_kib.saturating_sub(rss_before);
     assert!(grown < 8 * 1024, "grew by {grown} KiB");
 }
 
@@ -390,7 +342,8 @@ fn an_rst_in_the_middle_of_a_frame_ends_the_session() {
     c.send_raw(&frame[..500]);
     std::thread::sleep(Duration::from_millis(100));
     let started = Instant::now();
-    reset(c.stream);
+    reset_on_drop(&c.stream);
+    drop(c);
     let r = close_event(&events);
     println!("RST mid frame: on_close {} ({}) after {:?}", r.code, r.reason, started.elapsed());
     assert_eq!((r.code, r.was_clean), (CloseCode::ABNORMAL, false));
@@ -427,48 +380,26 @@ fn data_after_a_close_frame_is_ignored() {
 #[cfg(feature = "cli")]
 #[test]
 fn ten_thousand_connections_reset_at_once_leave_nothing_behind() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let _turn = turn();
     let n: usize = std::env::var("SYNCWS_STORM").map_or(2_000, |n| n.parse().expect("SYNCWS_STORM: a count"));
     // The test holds the client ends, syncws-echo (which inherits the limit) the others.
     raise_open_files(n as u64 + 2048);
-    let bin =
-        std::env::var("SYNCWS_ECHO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_syncws-echo").to_string());
-    let mut child = dies_with_this_thread(&mut Command::new(bin))
-        .args(["--listen", "127.0.0.1:0", "--log-level", "info", "--max-connections", "12000"])
-        // Half-made handshakes stay until the resets, however long the opening takes.
-        .args(["--handshake-timeout", "120s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let child = Kill(child);
-    let pid = child.0.id().to_string();
-    let addr: SocketAddr = loop {
-        let line = lines.next().expect("a listening line").unwrap();
-        if let Some(rest) = line.split_once("echoing on ws://") {
-            break rest.1.split('/').next().unwrap().parse().unwrap();
-        }
+    // Half-made handshakes stay until the resets, however long the opening takes.
+    let echo = EchoProcess::start(&["--max-connections", "12000", "--handshake-timeout", "120s"]);
+    let addr = echo.addr();
+    let counts = || {
+        let s = echo.sample();
+        (s.threads, s.fds, s.rss_kib)
     };
-    std::thread::spawn(move || lines.for_each(drop));
     // Baseline after one served client.
     echo_rate(addr);
     let mut last = (0, 0);
     assert!(wait_until(Duration::from_secs(20), || {
         std::thread::sleep(Duration::from_millis(500));
-        let now = (status_field(&pid, "Threads"), open_fds(&pid));
-        std::mem::replace(&mut last, now) == now
+        let now = counts();
+        std::mem::replace(&mut last, (now.0, now.1)) == (now.0, now.1)
     }));
-    let base = (status_field(&pid, "Threads"), open_fds(&pid), status_field(&pid, "VmRSS"));
+    let base = counts();
     let rounds: usize =
         std::env::var("SYNCWS_STORM_ROUNDS").map_or(1, |n| n.parse().expect("SYNCWS_STORM_ROUNDS: a count"));
     assert!((1..=10).contains(&rounds));
@@ -498,14 +429,14 @@ fn ten_thousand_connections_reset_at_once_leave_nothing_behind() {
         });
         let connected = started.elapsed();
         assert_eq!(opened.len(), n / 8 * 8);
-        let peak = (status_field(&pid, "Threads"), open_fds(&pid), status_field(&pid, "VmRSS"));
+        let peak = counts();
         let reset_at = Instant::now();
         for s in opened {
-            reset(s);
+            reset_on_drop(&s);
         }
         let mut now = (0, 0, 0);
         let back = wait_until(Duration::from_secs(60), || {
-            now = (status_field(&pid, "Threads"), open_fds(&pid), status_field(&pid, "VmRSS"));
+            now = counts();
             now.0 <= base.0 && now.1 <= base.1
         });
         let recovered = reset_at.elapsed();
@@ -518,7 +449,7 @@ fn ten_thousand_connections_reset_at_once_leave_nothing_behind() {
             peak.0, peak.1, peak.2, now.0, now.1, now.2, base.0, base.1, base.2
         );
         assert!(back, "threads and descriptors back to the baseline");
-        assert!(peak.1 > base.1 + n / 2, "the server held the connections: {peak:?}");
+        assert!(peak.1 > base.1 + n as u64 / 2, "the server held the connections: {peak:?}");
         // glibc keeps some of what thousands of threads freed (arenas, cached stacks): a bound,
         // not a baseline; a later round must not keep more than the first (a leak would).
         assert!(now.2 < base.2 + 64 * 1024, "memory {} KiB against {} at the start", now.2, base.2);
@@ -532,5 +463,5 @@ fn ten_thousand_connections_reset_at_once_leave_nothing_behind() {
             );
         }
     }
-    drop(child);
+    drop(echo);
 }

@@ -10,14 +10,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, ErrorKind};
+use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use support::Client;
+use support::{Client, EchoProcess};
 
 const CLIENTS: usize = 100;
 /// Messages in flight per client (sent and not yet echoed): the stream keeps the server's
@@ -27,57 +26,6 @@ const WINDOW: usize = 16;
 const STREAM: Duration = Duration::from_secs(2);
 /// Upper bound on what one client sends (the loop's bound; never reached in 2 s here).
 const MAX_MESSAGES: usize = 1_000_000;
-
-/// The running binary; killed and reaped if the test fails before it exits.
-struct Echo(Child);
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn echo_binary() -> String {
-    std::env::var("SYNCWS_ECHO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_syncws-echo").to_string())
-}
-
-/// Kills the child if this thread ends first: a test that aborts (no unwinding, no `Drop`)
-/// leaves no server behind.
-#[allow(unsafe_code)]
-fn dies_with_this_thread(command: &mut Command) -> &mut Command {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe; it only sets the child's parent-death signal.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    }
-}
-
-/// Starts the binary on a free port and returns it with the address it logged.
-fn spawn() -> (Echo, SocketAddr) {
-    let mut child = dies_with_this_thread(&mut Command::new(echo_binary()))
-        .args(["--listen", "127.0.0.1:0", "--log-level", "info"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map(Echo)
-        .unwrap();
-    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
-    for _ in 0..20 {
-        let line = lines.next().expect("echo server output").unwrap();
-        if let Some(rest) = line.split_once("echoing on ").and_then(|(_, url)| url.split("://").nth(1)) {
-            let addr = rest.split('/').next().unwrap().parse().unwrap();
-            std::thread::spawn(move || lines.for_each(drop));
-            return (child, addr);
-        }
-    }
-    panic!("no listening line");
-}
 
 /// Message `seq` of client `id`: its numbers first, then a filler whose length and bytes
 /// depend on both (16 to 1,040 bytes), so that a message from elsewhere or cut short shows.
@@ -148,7 +96,8 @@ fn stream(addr: SocketAddr, id: usize, deflate: bool, ready: &AtomicUsize) -> Re
 #[test]
 fn sigterm_under_load_delivers_every_accepted_message_then_1001_to_every_client() {
     let started = Instant::now();
-    let (mut echo, addr) = spawn();
+    let mut echo = EchoProcess::start(&[]);
+    let addr = echo.addr();
     let ready = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..CLIENTS)
@@ -174,16 +123,10 @@ fn sigterm_under_load_delivers_every_accepted_message_then_1001_to_every_client(
     assert!(!failed.load(Ordering::SeqCst), "a client failed before the signal");
     std::thread::sleep(STREAM);
     let signalled = Instant::now();
-    assert!(Command::new("kill").args(["-TERM", &echo.0.id().to_string()]).status().unwrap().success());
+    echo.signal(libc::SIGTERM);
     let outcomes: Vec<Outcome> = clients.into_iter().map(|t| t.join().unwrap().unwrap()).collect();
     let all_closed = signalled.elapsed();
-    let status = loop {
-        if let Some(status) = echo.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(signalled.elapsed() < Duration::from_secs(30), "syncws-echo did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = echo.wait_exit(Duration::from_secs(30).saturating_sub(signalled.elapsed()));
     let exited = signalled.elapsed();
     let sent: usize = outcomes.iter().map(|o| o.sent).sum();
     let echoed: usize = outcomes.iter().map(|o| o.echoed).sum();

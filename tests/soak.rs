@@ -17,88 +17,21 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use support::Client;
-
-struct Echo(Child);
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Kills the child if this thread ends first: a test that aborts (no unwinding, no `Drop`)
-/// leaves no server behind.
-#[allow(unsafe_code)]
-fn dies_with_this_thread(command: &mut Command) -> &mut Command {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe; it only sets the child's parent-death signal.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    }
-}
-
-fn spawn() -> (Echo, SocketAddr) {
-    let bin =
-        std::env::var("SYNCWS_ECHO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_syncws-echo").to_string());
-    let mut child = dies_with_this_thread(&mut Command::new(bin))
-        .args(["--listen", "127.0.0.1:0", "--log-level", "info"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map(Echo)
-        .unwrap();
-    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
-    for _ in 0..20 {
-        let line = lines.next().expect("echo server output").unwrap();
-        if let Some(rest) = line.split_once("echoing on ws://") {
-            let addr = rest.1.split('/').next().unwrap().parse().unwrap();
-            std::thread::spawn(move || lines.for_each(drop));
-            return (child, addr);
-        }
-    }
-    panic!("no listening line");
-}
-
-/// The server's resident memory (KiB), threads and open descriptors.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Sample {
-    rss_kib: u64,
-    threads: u64,
-    fds: u64,
-}
-
-fn sample(pid: u32) -> Sample {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| -> u64 {
-        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    };
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count() as u64;
-    Sample { rss_kib: field("VmRSS:"), threads: field("Threads:"), fds }
-}
+use support::{Client, EchoProcess, ProcessSample, reset_on_drop};
 
 /// Waits (at most 60 s) until threads and descriptors stop changing and are at most `idle`'s
 /// (the write loops park after 2 s quiet; sessions that were dropped end at once).
-fn quiet(pid: u32, idle: Option<Sample>) -> Sample {
+fn quiet(echo: &EchoProcess, idle: Option<ProcessSample>) -> ProcessSample {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = sample(pid);
+    let mut last = echo.sample();
     loop {
         std::thread::sleep(Duration::from_millis(500));
-        let now = sample(pid);
+        let now = echo.sample();
         let stable = (now.threads, now.fds) == (last.threads, last.fds);
         let at_idle = idle.is_none_or(|i| now.threads <= i.threads && now.fds <= i.fds);
         if (stable && at_idle) || Instant::now() > deadline {
@@ -106,23 +39,6 @@ fn quiet(pid: u32, idle: Option<Sample>) -> Sample {
         }
         last = now;
     }
-}
-
-#[allow(unsafe_code)]
-fn reset(stream: &TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
-    // SAFETY: setsockopt on a socket we own, with a linger struct of the size given.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0);
 }
 
 #[derive(Default)]
@@ -181,7 +97,7 @@ fn one(addr: SocketAddr, seed: &mut u64, counts: &Counts) -> Result<(), String> 
             counts.clean.fetch_add(1, Ordering::Relaxed);
         }
         1 => {
-            reset(&c.stream);
+            reset_on_drop(&c.stream);
             counts.resets.fetch_add(1, Ordering::Relaxed);
         }
         _ => {
@@ -227,9 +143,9 @@ fn churn_leaves_threads_descriptors_and_memory_at_their_baseline() {
         std::env::var("SYNCWS_SOAK_WORKERS").map_or(8, |s| s.parse().expect("SYNCWS_SOAK_WORKERS"));
     assert!((1..=64).contains(&workers));
     let total = Duration::from_secs(seconds);
-    let (echo, addr) = spawn();
-    let pid = echo.0.id();
-    let idle = quiet(pid, None);
+    let echo = EchoProcess::start(&[]);
+    let addr = echo.addr();
+    let idle = quiet(&echo, None);
     println!("idle: {idle:?}");
     let counts = Arc::new(Counts::default());
     // Sampler: every second (for the peak), a line every minute.
@@ -237,6 +153,7 @@ fn churn_leaves_threads_descriptors_and_memory_at_their_baseline() {
     let peak = Arc::new(AtomicU64::new(0));
     let sampler = {
         let (sampling, peak, counts) = (sampling.clone(), peak.clone(), counts.clone());
+        let pid = echo.pid().to_string();
         std::thread::spawn(move || {
             let started = Instant::now();
             let mut n = 0u64;
@@ -246,7 +163,7 @@ fn churn_leaves_threads_descriptors_and_memory_at_their_baseline() {
                     continue;
                 }
                 n += 1;
-                let s = sample(pid);
+                let s = ProcessSample::of(&pid);
                 peak.fetch_max(s.threads, Ordering::Relaxed);
                 if n % 60 == 0 {
                     println!(
@@ -264,12 +181,12 @@ fn churn_leaves_threads_descriptors_and_memory_at_their_baseline() {
     let started = Instant::now();
     let mut failures = churn(addr, workers, started + total / 10, &counts);
     let warm_churn = started.elapsed();
-    let warm = quiet(pid, Some(idle));
+    let warm = quiet(&echo, Some(idle));
     println!("after the warm-up ({:?}): {warm:?}", started.elapsed());
     let churn_from = Instant::now();
     failures.extend(churn(addr, workers, started + total, &counts));
     let churned = warm_churn + churn_from.elapsed();
-    let end = quiet(pid, Some(idle));
+    let end = quiet(&echo, Some(idle));
     sampling.store(false, Ordering::Relaxed);
     sampler.join().unwrap();
     let n = counts.connections.load(Ordering::Relaxed);

@@ -3,9 +3,17 @@
 //! every rule on purpose. Every read has a timeout.
 #![allow(dead_code)]
 
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 pub use wsclient::*;
+
+#[cfg(feature = "cli")]
+mod echo_process;
+// Every test binary includes this module; only those that run the binary use these.
+#[cfg(feature = "cli")]
+#[allow(unused_imports)]
+pub use echo_process::{EchoProcess, echo_binary};
 
 use syncws::{Server, ServerHandle};
 
@@ -38,6 +46,45 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
     cond()
+}
+
+/// A process's resident memory, threads and open descriptors, from `/proc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessSample {
+    pub rss_kib: u64,
+    pub threads: u64,
+    pub fds: u64,
+}
+
+impl ProcessSample {
+    /// The process `pid` (a number, or `self`) now.
+    pub fn of(pid: &str) -> ProcessSample {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let field = |name: &str| -> u64 {
+            let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        };
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count() as u64;
+        ProcessSample { rss_kib: field("VmRSS:"), threads: field("Threads:"), fds }
+    }
+}
+
+/// Closes `stream` with an RST instead of a FIN, when it is dropped (SO_LINGER 0).
+#[allow(unsafe_code)]
+pub fn reset_on_drop(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: setsockopt on an open socket, with a linger struct of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER: {}", std::io::Error::last_os_error());
 }
 
 use crossbeam_channel::{Receiver, Sender};
