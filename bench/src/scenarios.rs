@@ -323,6 +323,29 @@ fn cores() -> usize {
     usize::try_from(online).unwrap_or(1).max(1)
 }
 
+/// The environment variable naming a command that every server runs under, with its
+/// arguments, split at spaces: `SYNCWS_BENCH_WRAP="valgrind --tool=callgrind"` counts each
+/// server's instructions (`callgrind.out.PID` files; their CPU figures then mean nothing).
+pub(crate) const WRAP_ENV: &str = "SYNCWS_BENCH_WRAP";
+
+/// `command` run by `wrapper` (a program and its arguments, split at spaces).
+fn wrapped(wrapper: &str, command: &Command) -> Result<Command> {
+    let mut words = wrapper.split_whitespace();
+    let program = words.next().ok_or_else(|| format!("{WRAP_ENV} is empty"))?;
+    let mut outer = Command::new(program);
+    outer.args(words).arg(command.get_program()).args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => outer.env(key, value),
+            None => outer.env_remove(key),
+        };
+    }
+    if let Some(dir) = command.get_current_dir() {
+        outer.current_dir(dir);
+    }
+    Ok(outer)
+}
+
 /// A server child process; ends when dropped (its stdin closes).
 pub(crate) struct ServerProc {
     child: Child,
@@ -353,6 +376,9 @@ impl ServerProc {
                 own
             }
         };
+        if let Ok(wrapper) = std::env::var(WRAP_ENV) {
+            command = wrapped(&wrapper, &command)?;
+        }
         let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
         let stdin = child.stdin.take();
         let mut line = String::new();

@@ -115,9 +115,10 @@ pub(crate) fn next_id() -> u64 {
 /// Work to do once a connection has ended.
 pub(crate) type EndHook = Box<dyn FnOnce() + Send>;
 
-/// Buffers handed back to the read loop: big enough to be worth it, small enough that an idle
+/// Buffers handed back to the read loop: any that holds memory (two uncontended locks cost less
+/// than a `malloc` and a `free`, even for a 32-byte message), and small enough that an idle
 /// connection keeping one costs little.
-const RECYCLE_MIN: usize = 1024;
+const RECYCLE_MIN: usize = 1;
 const RECYCLE_MAX: usize = 128 * 1024;
 
 /// Capacity of the control lane. The writer serves it first, so it is rarely more than one
@@ -169,6 +170,9 @@ pub(crate) struct Conn {
     direct: AtomicBool,
     /// Sent messages' buffers, back to the read loop for the next message (one at most).
     recycled: Mutex<Option<Vec<u8>>>,
+    /// Whether `recycled` may hold a buffer: the read loop looks here before taking the lock,
+    /// which most small messages would take for nothing (they are not recycled).
+    has_recycled: AtomicBool,
     /// Run once when the connection ends, at most one per key (hubs use it to drop their
     /// member).
     end_hooks: Mutex<Vec<(u64, EndHook)>>,
@@ -222,6 +226,7 @@ impl Conn {
             queued: AtomicUsize::new(0),
             direct: AtomicBool::new(false),
             recycled: Mutex::new(None),
+            has_recycled: AtomicBool::new(false),
             end_hooks: Mutex::new(Vec::new()),
         };
         (conn, ctrl_rx)
@@ -405,13 +410,19 @@ impl Conn {
             let mut slot = self.recycled.lock().unwrap_or_else(|e| e.into_inner());
             if slot.is_none() {
                 *slot = Some(buf);
+                self.has_recycled.store(true, Ordering::Release);
             }
         }
     }
 
     /// The buffer [`recycle`](Self::recycle) kept, if any.
     pub(crate) fn take_recycled(&self) -> Option<Vec<u8>> {
-        self.recycled.lock().unwrap_or_else(|e| e.into_inner()).take()
+        if !self.has_recycled.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut slot = self.recycled.lock().unwrap_or_else(|e| e.into_inner());
+        self.has_recycled.store(false, Ordering::Relaxed);
+        slot.take()
     }
 
     /// Registers `hook` to run when the connection ends, unless a hook with the same `key` is
@@ -455,5 +466,32 @@ impl Conn {
 
     pub(crate) fn cut_reason(&self) -> Cut {
         Cut::from_u8(self.cut.load(Ordering::Acquire))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing;
+    use super::RECYCLE_MAX;
+    use crate::Config;
+
+    #[test]
+    fn sent_buffers_of_every_useful_size_come_back_once() {
+        let fx = testing::session(Config::default().settings());
+        assert!(fx.conn.take_recycled().is_none(), "nothing recycled yet");
+        let small = Vec::with_capacity(32);
+        let ptr = small.as_ptr();
+        fx.conn.recycle(small);
+        let back = fx.conn.take_recycled().expect("a 32-byte buffer is kept");
+        assert_eq!((back.as_ptr(), back.capacity()), (ptr, 32));
+        assert!(fx.conn.take_recycled().is_none(), "handed out once");
+        // One at most: a second buffer is dropped while the slot is full.
+        fx.conn.recycle(vec![1; 64]);
+        fx.conn.recycle(vec![2; 64]);
+        assert_eq!(fx.conn.take_recycled().unwrap()[0], 1);
+        // Nothing to keep, or too big for an idle connection to keep.
+        fx.conn.recycle(Vec::new());
+        fx.conn.recycle(vec![0; RECYCLE_MAX + 1]);
+        assert!(fx.conn.take_recycled().is_none());
     }
 }

@@ -124,8 +124,14 @@ impl FrameReader {
             let avail = self.buf.available();
             let n = if !avail.is_empty() {
                 let take = avail.len().min(remaining);
-                grow(dst, at + take);
-                dst[at..at + take].copy_from_slice(&avail[..take]);
+                if dst.len() == at {
+                    // Appending (the usual case): no zeroing before the copy.
+                    dst.extend_from_slice(&avail[..take]);
+                } else {
+                    // A recycled buffer's old bytes are overwritten.
+                    grow(dst, at + take);
+                    dst[at..at + take].copy_from_slice(&avail[..take]);
+                }
                 self.buf.consume(take);
                 take
             } else if remaining >= self.buf.capacity() {
@@ -249,6 +255,23 @@ mod tests {
         assert_eq!(&dst[..3], &[9, 9, 9]);
         assert_eq!(&dst[3..13], &[5; 10]);
         assert_eq!(dst.len(), 100, "the buffer is not shrunk or zeroed");
+    }
+
+    #[test]
+    fn payloads_append_to_a_shorter_buffer_and_straddle_its_end() {
+        let wire = masked_frame(0x82, &[5; 10], [1, 2, 3, 4]);
+        // Appending at the end (the usual case).
+        let (mut src, mut fr): (&[u8], _) = (&wire, FrameReader::new(InBuf::new(64)));
+        let h = fr.read_header(&mut src).unwrap().unwrap();
+        let mut dst = vec![7u8; 2];
+        assert_eq!(fr.read_payload_at(&mut src, &h, &mut dst, 2, |_| Ok(())).unwrap(), 12);
+        assert_eq!(dst, [7, 7, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5]);
+        // Old bytes overwritten, then the buffer grown past them.
+        let (mut src, mut fr): (&[u8], _) = (&wire, FrameReader::new(InBuf::new(64)));
+        let h = fr.read_header(&mut src).unwrap().unwrap();
+        let mut dst = vec![9u8; 6];
+        assert_eq!(fr.read_payload_at(&mut src, &h, &mut dst, 1, |_| Ok(())).unwrap(), 11);
+        assert_eq!(dst, [9, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5]);
     }
 
     #[test]
