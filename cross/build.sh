@@ -53,7 +53,8 @@ export RUSTC_BOOTSTRAP=1
 # Global rustc flags would override the per-target ones below (and drop the MIPS relocation
 # model, whose binaries would then crash at startup).
 unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS
-export CARGO_TARGET_DIR=$root/target/cross/build
+# CROSS_TARGET_DIR: another build folder (to time a cold build beside a warm one).
+export CARGO_TARGET_DIR=${CROSS_TARGET_DIR:-$root/target/cross/build}
 # zig builds musl and its C runtime for each target on first use (about a minute): kept here.
 export ZIG_GLOBAL_CACHE_DIR=$root/target/cross/zig-cache
 

@@ -173,6 +173,7 @@ fi
 
 rm -rf "$report"
 echo "autobahn: running kosoku ${args[*]:-(all cases)} against $url"
+started=$SECONDS
 status=0
 timeout 1500 "$venv/bin/kosoku" -o "$report" -p 2 ${args[@]+"${args[@]}"} "$url" >"$report.log" 2>&1 || status=$?
 tail -n 2 "$report.log"
@@ -182,4 +183,4 @@ summarize "$report/index.json" | tee "$report/summary.txt"
 stop_echo
 [ -z "$tls" ] || kill "$PROXY_PID" 2>/dev/null || true
 trap 'rm -f "$log"' EXIT
-echo "autobahn: passed"
+echo "autobahn: passed in $((SECONDS - started)) s"

@@ -10,6 +10,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# Each step's start, with the time so far.
+step() { echo "test: $1 (at $SECONDS s)"; }
 # rustup's toolchain first, should another cargo be on PATH (the board toolchain of
 # cross/setup.sh is not: it stays under target/cross/).
 if [ -d "$HOME/.cargo/bin" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
@@ -24,13 +26,16 @@ fi
 # The workspace: syncws, syncws-bench (bench/: a short run of its scenarios) and the tests'
 # client (tests/support/wsclient). The tests that install peers (pip, npm, apt) are ignored by a
 # plain `cargo test`; SYNCWS_PEER_TESTS=1 and --include-ignored run them here.
+step "cargo test, with peers"
 SYNCWS_PEER_TESTS=1 cargo test --workspace --all-features -- --include-ignored
 # The library without its default features (no deflate) builds and passes its unit tests too.
+step "cargo test, no default features"
 cargo test --no-default-features --lib
 # Autobahn against the server and against the client side by side: each keeps about 1.5 of
 # the 2 cores busy alone (kosoku runs its cases in Python), so together they take about 9
 # minutes instead of 11. The release binaries are built first, once (with TLS, for the runs
 # over TLS after them).
+step "Autobahn"
 cargo build --release --features cli,tls --bin syncws-echo --bin syncws-client
 scripts/autobahn.sh --install
 scripts/autobahn.sh > target/autobahn-server.log 2>&1 &
@@ -44,8 +49,10 @@ client=$!
 status=0
 wait "$server" || status=$?
 wait "$client" || status=$?
+step "Autobahn ended"
 cat target/autobahn-server.log target/autobahn-client.log
 [ "$status" -eq 0 ] || { echo "test: Autobahn failed"; exit "$status"; }
 # Boards: Debian's Rust 1.85 (which also checks rust-version), static binaries, tests and probes
 # under qemu.
+step "boards"
 scripts/cross-test.sh
