@@ -4,7 +4,7 @@
 ///
 /// Unmasking is most of the read loop's own CPU time on large messages, and size-tuned builds
 /// (`opt-level = "s"`) get no loop vectorization, so it is written for speed by hand: 16 bytes
-/// at a time with the SIMD every x86_64 and aarch64 CPU has, then 8 bytes at a time through
+/// at a time with the SIMD every x86_64 and aarch64 CPU has (32 with AVX2), then 8 bytes at a time through
 /// fixed-size arrays (twice as fast as slices at `"s"`), then bytes.
 pub(crate) fn apply_mask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
     let mut key = mask;
@@ -32,10 +32,26 @@ fn apply_words(buf: &mut [u8], key: [u8; 4]) {
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod simd {
-    use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128};
+    use std::arch::x86_64::{
+        __m128i, __m256i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128,
+        _mm256_loadu_si256, _mm256_set1_epi32, _mm256_storeu_si256, _mm256_xor_si256,
+    };
 
-    /// Masks the longest multiple of 16 bytes at the start of `buf`; returns its length.
+    /// Masks the longest multiple of 16 bytes at the start of `buf`; returns its length. 32
+    /// bytes at a time where the CPU has AVX2 (detected once, then a cached flag), which halves
+    /// the instructions of a 64 KiB message's unmasking.
     pub(super) fn apply(buf: &mut [u8], key: [u8; 4]) -> usize {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            let done = unsafe { apply_avx2(buf, key) };
+            // A multiple of 32 bytes: the key still lines up for the 16-byte rest.
+            done + apply_sse2(&mut buf[done..], key)
+        } else {
+            apply_sse2(buf, key)
+        }
+    }
+
+    fn apply_sse2(buf: &mut [u8], key: [u8; 4]) -> usize {
         let n = buf.len() & !15;
         let p = buf.as_mut_ptr();
         // SAFETY: SSE2 is part of the x86_64 baseline; each unaligned load and store covers
@@ -47,6 +63,26 @@ mod simd {
                 let at = p.add(i).cast::<__m128i>();
                 _mm_storeu_si128(at, _mm_xor_si128(_mm_loadu_si128(at), k));
                 i += 16;
+            }
+        }
+        n
+    }
+
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[target_feature(enable = "avx2")]
+    unsafe fn apply_avx2(buf: &mut [u8], key: [u8; 4]) -> usize {
+        let n = buf.len() & !31;
+        let p = buf.as_mut_ptr();
+        // SAFETY: the caller checked AVX2; each unaligned load and store covers the 32 bytes at
+        // `p + i` with `i + 32 <= n <= buf.len()`, inside the borrowed slice.
+        unsafe {
+            let k = _mm256_set1_epi32(i32::from_ne_bytes(key));
+            let mut i = 0;
+            while i < n {
+                let at = p.add(i).cast::<__m256i>();
+                _mm256_storeu_si256(at, _mm256_xor_si256(_mm256_loadu_si256(at), k));
+                i += 32;
             }
         }
         n
@@ -92,7 +128,7 @@ mod tests {
     #[test]
     fn mask_in_pieces_equals_mask_at_once() {
         let mask = [1, 2, 3, 4];
-        let data: Vec<u8> = (0..77).collect();
+        let data: Vec<u8> = (0..100).collect();
         let mut whole = data.clone();
         apply_mask(&mut whole, mask, 0);
         for (i, b) in whole.iter().enumerate() {
