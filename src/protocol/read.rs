@@ -124,14 +124,7 @@ impl FrameReader {
             let avail = self.buf.available();
             let n = if !avail.is_empty() {
                 let take = avail.len().min(remaining);
-                if dst.len() == at {
-                    // Appending (the usual case): no zeroing before the copy.
-                    dst.extend_from_slice(&avail[..take]);
-                } else {
-                    // A recycled buffer's old bytes are overwritten.
-                    grow(dst, at + take);
-                    dst[at..at + take].copy_from_slice(&avail[..take]);
-                }
+                write_at(dst, at, &avail[..take]);
                 self.buf.consume(take);
                 take
             } else if remaining >= self.buf.capacity() {
@@ -173,6 +166,14 @@ fn grow(dst: &mut Vec<u8>, len: usize) {
     if dst.len() < len {
         dst.resize(len, 0);
     }
+}
+
+/// Writes `src` into `dst` at `at` (at most `dst.len()`): a recycled buffer's old bytes are
+/// overwritten, and what goes past its end is appended, so nothing is zeroed first.
+fn write_at(dst: &mut Vec<u8>, at: usize, src: &[u8]) {
+    let overlap = dst.len().saturating_sub(at).min(src.len());
+    dst[at..at + overlap].copy_from_slice(&src[..overlap]);
+    dst.extend_from_slice(&src[overlap..]);
 }
 
 /// One `read` that treats EOF as an error and retries on `Interrupted`.
