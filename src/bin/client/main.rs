@@ -68,7 +68,7 @@ struct Args {
     /// most this window and asks the server for server_max_window_bits=N
     #[argh(option, from_str_fn(parse_window_bits))]
     deflate_window_bits: Option<u8>,
-    /// deflate memory level of the compressor, 1 to 9 (default 8)
+    /// deflate memory level of the compressor, 1 to 9, at most window bits - 4 (default 8)
     #[argh(option, from_str_fn(parse_mem_level))]
     deflate_mem_level: Option<u8>,
     /// largest message (and frame) accepted: bytes, or 64K, 16M (default 1M)

@@ -104,7 +104,8 @@ struct Args {
     /// client_max_window_bits=N whenever they offer it (default {deflate-window-bits})
     #[argh(option, from_str_fn(parse_window_bits))]
     deflate_window_bits: Option<u8>,
-    /// deflate memory level of the compressor, 1 to 9 (default {deflate-mem-level})
+    /// deflate memory level of the compressor, 1 to 9, at most window bits - 4 (default
+    /// {deflate-mem-level})
     #[argh(option, from_str_fn(parse_mem_level))]
     deflate_mem_level: Option<u8>,
     /// compress each message on its own (no shared window between messages)

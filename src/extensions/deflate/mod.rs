@@ -127,6 +127,12 @@ impl Deflate {
     /// hash table (`2 << (mem_level + 7)` bytes: 64 KiB at 8, 1 KiB at 2) and the buffer of
     /// symbols a compressed block collects (`1 << (mem_level + 6)` of them, 4 bytes each): a
     /// low level costs less memory, finds fewer matches and ends blocks sooner.
+    ///
+    /// A compressor uses at most `window_bits - 4` (window 9: level 5, 11: level 7, 12: level
+    /// 8), whatever is set here: zlib clears the whole hash table each time
+    /// the window slides, once per window of input, so a table with many more entries than the
+    /// window has bytes costs time (four times the CPU per message at window 9 and level 8) and
+    /// finds no more matches.
     pub fn mem_level(mut self, level: u8) -> Self {
         self.mem_level = level.clamp(1, 9);
         self
@@ -167,11 +173,12 @@ impl Deflate {
     /// bytes, each on its own, as zlib's raw deflate has no 256-byte window).
     fn deflater(&self, bits: u8, no_context: bool) -> Deflater {
         let small = bits < SMALLEST_WINDOW;
+        let window_bits = bits.max(SMALLEST_WINDOW);
         Deflater {
             shape: Shape {
                 level: self.level,
-                window_bits: bits.max(SMALLEST_WINDOW),
-                mem_level: self.mem_level,
+                window_bits,
+                mem_level: mem_level_for(self.mem_level, window_bits),
             },
             min_size: self.min_size,
             max_len: if small { 1 << bits } else { usize::MAX },
@@ -190,6 +197,14 @@ impl Deflate {
             pool: self.decompressors.clone(),
         }
     }
+}
+
+/// The memory level a compressor with a window of `window_bits` uses: `mem_level`, but at most
+/// `window_bits - 4`, a hash table of 8 entries per byte of window (see [`Deflate::mem_level`]).
+/// Lower would be faster still on highly repetitive data, but zlib's blocks shrink with the
+/// level, which costs compression and, on text, time.
+fn mem_level_for(mem_level: u8, window_bits: u8) -> u8 {
+    mem_level.min(window_bits.saturating_sub(4))
 }
 
 /// A parameter with a window size.
@@ -361,6 +376,30 @@ mod tests {
     /// A decompressor with a window of `bits`.
     fn inflater(bits: u8) -> Inflater {
         Inflater { window_bits: bits, no_context: false, state: None, pool: Arc::new(Pool::new(0)) }
+    }
+
+    #[test]
+    fn a_small_window_gets_a_hash_table_to_match() {
+        let level_for = |deflate: Deflate, bits: u8| deflate.deflater(bits, false).shape.mem_level;
+        assert_eq!(level_for(Deflate::default(), 15), 8);
+        assert_eq!(level_for(Deflate::default().mem_level(9), 15), 9);
+        assert_eq!(level_for(Deflate::default(), 12), 8);
+        assert_eq!(level_for(Deflate::default().mem_level(9), 12), 8);
+        assert_eq!(level_for(Deflate::default(), 11), 7);
+        assert_eq!(level_for(Deflate::default(), 9), 5);
+        assert_eq!(level_for(Deflate::default(), 8), 5, "8 bits compress with zlib's 9");
+        assert_eq!(level_for(Deflate::default().mem_level(2), 10), 2, "a lower level stays");
+        // And such a compressor still round-trips every message through a 9-bit peer.
+        let mut a = Deflate::default()
+            .min_size(0)
+            .accept(&offer("permessage-deflate; server_max_window_bits=9"), &request())
+            .unwrap();
+        let mut peer = inflater(9);
+        for _ in 0..3 {
+            let mut wire = far_repeats();
+            assert_eq!(a.encoder.encode(&mut wire, false).unwrap(), RSV1);
+            assert_eq!(peer.decode(wire, RSV1, 1 << 20).unwrap(), far_repeats());
+        }
     }
 
     #[test]
