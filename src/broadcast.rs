@@ -91,10 +91,17 @@ pub struct Broadcast {
     hub: Arc<Hub>,
 }
 
+/// Where a hub's own publishes also go (an MQTT bridge): called after the members got the
+/// message, outside the hub's lock, on the publishing thread; it must not block.
+pub(crate) trait Forward: Send + Sync {
+    fn forward(&self, room: Option<&str>, message: &Arc<Message>);
+}
+
 struct Hub {
     id: u64,
     policy: SlowConsumer,
     members: Mutex<HashMap<u64, Member>>,
+    forward: Mutex<Option<Arc<dyn Forward>>>,
     published: AtomicU64,
     queued: AtomicU64,
     dropped: AtomicU64,
@@ -116,6 +123,7 @@ impl Broadcast {
             id: NEXT_HUB.fetch_add(1, Ordering::Relaxed),
             policy,
             members: Mutex::new(HashMap::new()),
+            forward: Mutex::new(None),
             published: AtomicU64::new(0),
             queued: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -184,12 +192,12 @@ impl Broadcast {
     /// Queues `message` for every member (the session that publishes it included, if it is
     /// a member: see [`publish_except`](Self::publish_except)).
     pub fn publish(&self, message: impl Into<Message>) -> Published {
-        self.send(None, None, message.into())
+        self.send(None, None, message.into(), true)
     }
 
     /// Queues `message` for the members of `room`.
     pub fn publish_to(&self, room: &str, message: impl Into<Message>) -> Published {
-        self.send(Some(room), None, message.into())
+        self.send(Some(room), None, message.into(), true)
     }
 
     /// Queues `message` for every member but `sender`: a chat message goes to the others.
@@ -207,12 +215,12 @@ impl Broadcast {
     /// }
     /// ```
     pub fn publish_except(&self, sender: &Session, message: impl Into<Message>) -> Published {
-        self.send(None, Some(sender.id()), message.into())
+        self.send(None, Some(sender.id()), message.into(), true)
     }
 
     /// Queues `message` for the members of `room` but `sender`.
     pub fn publish_to_except(&self, room: &str, sender: &Session, message: impl Into<Message>) -> Published {
-        self.send(Some(room), Some(sender.id()), message.into())
+        self.send(Some(room), Some(sender.id()), message.into(), true)
     }
 
     /// Members now.
@@ -240,7 +248,38 @@ impl Broadcast {
         self.hub.members.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn send(&self, room: Option<&str>, skip: Option<u64>, message: Message) -> Published {
+    /// Queues a message that came from another server (through a bridge) for the members of
+    /// `room` (or all), without forwarding it again.
+    #[cfg(feature = "mqtt")]
+    pub(crate) fn deliver_remote(&self, room: Option<&str>, message: Message) -> Published {
+        self.send(room, None, message, false)
+    }
+
+    /// Makes `forward` (or nobody) get the hub's own publishes; returns whether another was
+    /// attached already (then nothing changes).
+    #[cfg(feature = "mqtt")]
+    pub(crate) fn attach(&self, forward: Arc<dyn Forward>) -> bool {
+        let mut slot = self.hub.forward.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(forward);
+        true
+    }
+
+    /// Stops forwarding.
+    #[cfg(feature = "mqtt")]
+    pub(crate) fn detach(&self) {
+        *self.hub.forward.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// A handle that does not keep the hub alive.
+    #[cfg(feature = "mqtt")]
+    pub(crate) fn downgrade(&self) -> WeakBroadcast {
+        WeakBroadcast(Arc::downgrade(&self.hub))
+    }
+
+    fn send(&self, room: Option<&str>, skip: Option<u64>, message: Message, forward: bool) -> Published {
         let message = Arc::new(message);
         let mut done = Published::default();
         let policy = self.hub.policy;
@@ -276,12 +315,30 @@ impl Broadcast {
             m.session.conn().phase() < Phase::Done
         });
         drop(members);
+        if forward {
+            let forward = self.hub.forward.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(forward) = forward {
+                forward.forward(room, &message);
+            }
+        }
         let h = &self.hub;
         h.published.fetch_add(1, Ordering::Relaxed);
         h.queued.fetch_add(done.queued as u64, Ordering::Relaxed);
         h.dropped.fetch_add(done.dropped as u64, Ordering::Relaxed);
         h.disconnected.fetch_add(done.disconnected as u64, Ordering::Relaxed);
         done
+    }
+}
+
+/// A [`Broadcast`] that does not keep its hub alive.
+#[cfg(feature = "mqtt")]
+#[derive(Clone)]
+pub(crate) struct WeakBroadcast(Weak<Hub>);
+
+#[cfg(feature = "mqtt")]
+impl WeakBroadcast {
+    pub(crate) fn upgrade(&self) -> Option<Broadcast> {
+        self.0.upgrade().map(|hub| Broadcast { hub })
     }
 }
 

@@ -55,7 +55,8 @@
 #![deny(missing_docs, missing_debug_implementations)]
 
 // The layers, from the bottom up: protocol, error, transport, handshake, extensions, connection, then
-// server and client side by side, and broadcast. Each imports only from the layers below it (docs/ARCHITECTURE.md).
+// server and client side by side, broadcast, and mqtt (which bridges broadcast hubs). Each imports only from the
+// layers below it (docs/ARCHITECTURE.md).
 mod broadcast;
 mod client;
 mod connection;
@@ -66,6 +67,8 @@ mod extensions;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handshake;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 mod protocol;
 mod server;
 mod transport;
@@ -88,6 +91,8 @@ pub use crate::extensions::{
     Accepted, ClientExtension, Extension, ExtensionOffer, MessageDecoder, MessageEncoder, RSV1, RSV2, RSV3,
 };
 pub use crate::handshake::{HttpResponse, InvalidHeader, Request, Response};
+#[cfg(feature = "mqtt")]
+pub use crate::mqtt::{MqttBridge, MqttConfig, MqttError, MqttStats};
 pub use crate::protocol::{CloseCode, CloseReason, Frame, Message, Opcode};
 pub use crate::server::{Config, Route, Server, ServerHandle, Stopper};
 #[cfg(feature = "tls")]

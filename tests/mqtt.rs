@@ -1,0 +1,322 @@
+//! Broadcast hubs bridged through a real MQTT broker: Debian's `mosquitto` (installed with apt
+//! if missing), started by each test on a loopback port of its own, with syncws servers and
+//! WebSocket clients on both sides.
+#![cfg(feature = "mqtt")]
+
+mod support;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use support::{Client, Frame, wait_until};
+use syncws::{
+    Broadcast, Config, Handler, Message, MqttBridge, MqttConfig, Server, ServerHandle, Session, SlowConsumer,
+};
+
+const MOSQUITTO: &str = "/usr/sbin/mosquitto";
+const MOSQUITTO_PUB: &str = "/usr/bin/mosquitto_pub";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Installs mosquitto and its command-line clients once per run.
+fn setup() {
+    support::require_peer_tests("installs mosquitto with apt");
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        if Path::new(MOSQUITTO).exists() && Path::new(MOSQUITTO_PUB).exists() {
+            return;
+        }
+        let script = "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients";
+        let ok = Command::new("sh").args(["-c", script]).status().is_ok_and(|s| s.success());
+        assert!(ok, "could not install mosquitto with apt-get");
+    });
+}
+
+/// A mosquitto on 127.0.0.1:`port`, no persistence: a restart forgets everything.
+struct Broker {
+    port: u16,
+    conf: PathBuf,
+    child: Option<Child>,
+}
+
+impl Broker {
+    fn start() -> Broker {
+        setup();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let conf = std::env::temp_dir().join(format!("syncws-mosquitto-{port}.conf"));
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        )
+        .unwrap();
+        let mut broker = Broker { port, conf, child: None };
+        broker.restart();
+        broker
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it (again) on its port and waits until it accepts connections.
+    fn restart(&mut self) {
+        self.stop();
+        let child = Command::new(MOSQUITTO)
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto");
+        self.child = Some(child);
+        let addr: SocketAddr = self.addr().parse().unwrap();
+        let up = wait_until(WAIT, || TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok());
+        assert!(up, "mosquitto did not start on {addr}");
+    }
+
+    /// Publishes `payload` on `topic` with `mosquitto_pub`, a plain MQTT client.
+    fn mosquitto_pub(&self, topic: &str, payload: &[u8]) {
+        let file = std::env::temp_dir().join(format!("syncws-mqtt-payload-{}", self.port));
+        std::fs::write(&file, payload).unwrap();
+        let ok = Command::new(MOSQUITTO_PUB)
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q", "1", "-t", topic, "-f"])
+            .arg(&file)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mosquitto_pub failed");
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_file(&self.conf);
+    }
+}
+
+/// A chat member: `/room/NAME` joins NAME, any other path the whole hub; what it sends goes to
+/// its room (or everyone), itself included.
+struct Member {
+    hub: Broadcast,
+    room: Option<String>,
+}
+
+impl Handler for Member {
+    fn on_open(&mut self, session: &Session) {
+        match session.request().path().strip_prefix("/room/") {
+            Some(room) => {
+                self.hub.join_room(session, room);
+                self.room = Some(room.to_owned());
+            }
+            None => self.hub.join(session),
+        }
+    }
+
+    fn on_message(&mut self, _session: &Session, message: Message) {
+        match &self.room {
+            Some(room) => self.hub.publish_to(room, message),
+            None => self.hub.publish(message),
+        };
+    }
+}
+
+/// One chat server: a hub, its bridge and a WebSocket server on 127.0.0.1.
+struct ChatServer {
+    hub: Broadcast,
+    bridge: MqttBridge,
+    server: ServerHandle,
+}
+
+impl ChatServer {
+    fn start(config: MqttConfig) -> ChatServer {
+        let hub = Broadcast::new(SlowConsumer::DropNewest);
+        let bridge = MqttBridge::start(&hub, config).expect("start the bridge");
+        let h = hub.clone();
+        // Room for all the messages a test sends before its clients read (the members' policy
+        // would drop the rest).
+        let server = Server::new(Config::default().queue_capacity(256))
+            .fallback(syncws::Route::handler(move || Member { hub: h.clone(), room: None }))
+            .bind("127.0.0.1:0")
+            .expect("bind");
+        ChatServer { hub, bridge, server }
+    }
+
+    fn client(&self, path: &str) -> Client {
+        let before = self.hub.len();
+        let client = Client::open(self.server.local_addr(), path, WAIT).expect("connect");
+        // Joined once the server has the session in its hub.
+        assert!(wait_until(WAIT, || self.hub.len() > before), "the member joined");
+        client
+    }
+}
+
+fn config(broker: &Broker, prefix: &str) -> MqttConfig {
+    MqttConfig::new(broker.addr())
+        .topic_prefix(prefix)
+        .keep_alive(Duration::from_secs(2))
+        .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(400))
+}
+
+fn text(frame: &Frame) -> String {
+    assert_eq!(frame.opcode, 1, "a text message");
+    String::from_utf8(frame.payload.clone()).unwrap()
+}
+
+/// Receives `n` messages and returns their texts.
+fn texts(client: &mut Client, n: usize) -> Vec<String> {
+    (0..n).map(|_| text(&client.recv_message().expect("a message"))).collect()
+}
+
+/// Nothing more arrives within a short wait.
+fn quiet(client: &mut Client) -> bool {
+    client.stream.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let quiet = client.recv_message().is_err();
+    client.stream.set_read_timeout(Some(WAIT)).unwrap();
+    quiet
+}
+
+#[test]
+#[ignore = "installs mosquitto (apt, as root); SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn rooms_span_servers_and_each_member_gets_each_message_once_in_order() {
+    let broker = Broker::start();
+    let (a, b) =
+        (ChatServer::start(config(&broker, "t/rooms")), ChatServer::start(config(&broker, "t/rooms")));
+    assert!(a.bridge.wait_connected(WAIT) && b.bridge.wait_connected(WAIT), "both bridges connect");
+    let mut a_red = a.client("/room/red");
+    let mut b_red = b.client("/room/red");
+    let mut b_blue = b.client("/room/blue");
+    let mut b_all = b.client("/");
+    let sent: Vec<String> = (0..200).map(|i| format!("red {i}")).collect();
+    for m in &sent {
+        a_red.send_text(m);
+    }
+    assert_eq!(texts(&mut b_red, sent.len()), sent, "the other server's member, in order");
+    assert_eq!(texts(&mut a_red, sent.len()), sent, "the sender's own server, from its hub");
+    assert!(quiet(&mut a_red) && quiet(&mut b_red), "and once only");
+    // A binary message the other way; a room name that needs escaping.
+    b_red.send_binary(&[0, 0xff, 7]);
+    for c in [&mut a_red, &mut b_red] {
+        let got = c.recv_message().unwrap();
+        assert_eq!((got.opcode, got.payload.as_slice()), (2, &[0, 0xff, 7][..]));
+    }
+    let mut a_odd = a.client("/room/a%2Fb+c");
+    let mut b_odd = b.client("/room/a%2Fb+c");
+    a_odd.send_text("odd room");
+    assert_eq!(texts(&mut b_odd, 1), ["odd room"]);
+    // To everyone: members of every room and of none, on both servers.
+    a.hub.publish("to all");
+    for c in [&mut b_red, &mut b_blue, &mut b_all, &mut a_red] {
+        let messages = texts(c, 1);
+        assert_eq!(messages, ["to all"]);
+    }
+    assert!(quiet(&mut b_blue), "no red message reached the blue room");
+    let (sa, sb) = (a.bridge.stats(), b.bridge.stats());
+    assert_eq!((sa.sent, sa.acked, sa.dropped, sa.duplicates, sa.lost), (202, 202, 0, 0, 0), "{sa:?}");
+    assert_eq!((sb.delivered, sb.duplicates, sb.lost, sb.malformed), (202, 0, 0, 0), "{sb:?}");
+    assert_eq!(sa.delivered, 1, "A got B's binary message: {sa:?}");
+}
+
+#[test]
+#[ignore = "installs mosquitto (apt, as root); SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn plain_mqtt_clients_reach_members_and_bad_messages_are_dropped() {
+    let broker = Broker::start();
+    let b = ChatServer::start(config(&broker, "t/plain").max_message_size(1000));
+    assert!(b.bridge.wait_connected(WAIT));
+    let mut lobby = b.client("/room/lobby");
+    let mut all = b.client("/");
+    broker.mosquitto_pub("t/plain/room/lobby", b"from a sensor");
+    assert_eq!(texts(&mut lobby, 1), ["from a sensor"]);
+    broker.mosquitto_pub("t/plain/all", &[0xff, 0x00]);
+    for c in [&mut lobby, &mut all] {
+        let got = c.recv_message().unwrap();
+        assert_eq!((got.opcode, got.payload.as_slice()), (2, &[0xff, 0x00][..]), "not UTF-8: binary");
+    }
+    // A bad envelope, a topic outside the layout, a message over the limit: dropped, counted.
+    broker.mosquitto_pub("t/plain/bridge/all", b"no envelope");
+    broker.mosquitto_pub("t/plain/elsewhere", b"x");
+    broker.mosquitto_pub("t/plain/all", &[b'y'; 1001]);
+    broker.mosquitto_pub("t/plain/all", b"still here");
+    assert_eq!(texts(&mut all, 1), ["still here"], "the bad ones were skipped");
+    let stats = b.bridge.stats();
+    assert_eq!((stats.delivered, stats.malformed, stats.too_large), (3, 2, 1), "{stats:?}");
+    // A message over the limit from a member stays local.
+    lobby.send_text(&"z".repeat(1001));
+    assert_eq!(texts(&mut lobby, 1), ["still here"]);
+    assert_eq!(texts(&mut lobby, 1)[0].len(), 1001);
+    assert!(wait_until(WAIT, || b.bridge.stats().too_large == 2));
+    assert_eq!(b.bridge.stats().sent, 0);
+}
+
+#[test]
+#[ignore = "installs mosquitto (apt, as root); SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn without_a_broker_local_delivery_goes_on_and_the_queue_is_bounded() {
+    let broker = Broker::start();
+    let addr = broker.addr();
+    drop(broker);
+    let a = ChatServer::start(
+        MqttConfig::new(addr)
+            .topic_prefix("t/away")
+            .queue_capacity(100)
+            .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(100)),
+    );
+    let mut member = a.client("/");
+    let started = Instant::now();
+    for i in 0..5_000 {
+        a.hub.publish(format!("{i}"));
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "publishing never waits for the broker");
+    let stats = a.bridge.stats();
+    assert_eq!(
+        (stats.connected, stats.forwarded, stats.dropped, stats.sent),
+        (false, 100, 4_900, 0),
+        "{stats:?}"
+    );
+    // The member's own queue (256) dropped most of them too; the first one arrived first.
+    let first = member.recv_message().unwrap();
+    assert_eq!(text(&first), "0");
+}
+
+#[test]
+#[ignore = "installs mosquitto (apt, as root); SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn a_broker_restart_loses_only_what_is_counted() {
+    let mut broker = Broker::start();
+    let (a, b) =
+        (ChatServer::start(config(&broker, "t/restart")), ChatServer::start(config(&broker, "t/restart")));
+    assert!(a.bridge.wait_connected(WAIT) && b.bridge.wait_connected(WAIT));
+    let mut member = b.client("/");
+    let publish = |range: std::ops::Range<u32>| {
+        for i in range {
+            a.hub.publish(format!("{i}"));
+        }
+    };
+    publish(0..50);
+    assert_eq!(texts(&mut member, 50), (0..50).map(|i| i.to_string()).collect::<Vec<_>>());
+    broker.stop();
+    assert!(wait_until(WAIT, || !a.bridge.is_connected() && !b.bridge.is_connected()), "both see it go");
+    publish(50..60); // queued on A while the broker is away; local delivery goes on
+    broker.restart();
+    assert!(a.bridge.wait_connected(WAIT) && b.bridge.wait_connected(WAIT), "both reconnect");
+    publish(60..100);
+    // B gets 60 to 99 for sure, and of 50 to 59 whatever reached the broker after B subscribed
+    // again: the rest B counts as lost once 60 arrives. Never twice, never out of order.
+    let mut got = Vec::new();
+    while got.last() != Some(&99) {
+        got.push(text(&member.recv_message().expect("every message up to 99")).parse::<u32>().unwrap());
+    }
+    assert!(got.windows(2).all(|w| w[0] < w[1]), "in order, once: {got:?}");
+    assert!((60..100).all(|i| got.contains(&i)), "{got:?}");
+    let (sa, sb) = (a.bridge.stats(), b.bridge.stats());
+    assert_eq!(got.len() as u64 + sb.lost, 50, "every one of 50 to 99 delivered or counted lost: {sb:?}");
+    assert_eq!((sa.connects, sa.dropped), (2, 0), "{sa:?}");
+    assert!(sb.connects >= 2 && sb.duplicates == 0, "{sb:?}");
+    assert!(quiet(&mut member));
+}
