@@ -25,12 +25,17 @@
 //! with the plain syncws server in the same run: CPU per message, RSS per idle connection, and
 //! connections per second (TCP connect, TLS handshake, upgrade, one echo, close).
 //!
+//! `syncws-bench mqtt` (feature `mqtt`, on by default) measures rooms across two servers
+//! through an MQTT broker: latency and throughput (`mqtt.rs`).
+//!
 //! `syncws-bench floor` measures bare threads blocked on a channel: the memory and mappings
 //! the thread-per-connection shape costs before any syncws code runs.
 
 mod client;
 mod clients;
 mod floor;
+#[cfg(feature = "mqtt")]
+mod mqtt;
 mod peers;
 mod scenarios;
 mod servers;
@@ -55,6 +60,8 @@ enum Command {
     Run(scenarios::RunArgs),
     Floor(floor::FloorArgs),
     Client(clients::ClientArgs),
+    #[cfg(feature = "mqtt")]
+    Mqtt(mqtt::MqttArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +71,8 @@ fn main() -> ExitCode {
         Command::Run(a) => scenarios::run(a),
         Command::Floor(a) => floor::floor(a),
         Command::Client(a) => clients::client(a),
+        #[cfg(feature = "mqtt")]
+        Command::Mqtt(a) => mqtt::mqtt(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
