@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of syncws: unit, integration (loopback; Python `websockets` in a venv and
-# Node `ws` in target/node, both installed by the tests, as clients and as servers; Chromium),
+# Node `ws` in target/node, both installed by the tests, as clients and as servers; Chromium;
+# mosquitto, installed with apt by tests/mqtt.rs, for the MQTT bridge),
 # doc tests, the Autobahn conformance suite against the server and against the client (all 517
 # cases each, and 1.* to 10.* over TLS), then the static board binaries (six targets, two
 # flavours), a probe of each under qemu, and the library's tests under qemu on three of them
@@ -26,6 +27,24 @@ fi
 # The workspace: syncws, syncws-bench (bench/: a short run of its scenarios) and the tests'
 # client (tests/support/wsclient). The tests that install peers (pip, npm, apt) are ignored by a
 # plain `cargo test`; SYNCWS_PEER_TESTS=1 and --include-ignored run them here.
+# What waits on the network runs in the background while cargo compiles the tests: the board
+# toolchain (cross/setup.sh: Debian packages, Rust 1.85 and zig under target/cross/) and the
+# Debian packages that the peer tests would install themselves (Chromium, mosquitto). One job,
+# so that no two apt-get runs meet; the tests start once it is done.
+mkdir -p target
+(
+  packages=()
+  [ -x /usr/bin/chromium ] || packages+=(chromium)
+  { [ -x /usr/sbin/mosquitto ] && [ -x /usr/bin/mosquitto_pub ]; } || packages+=(mosquitto mosquitto-clients)
+  if [ ${#packages[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}"
+  fi
+  bash cross/setup.sh
+) >target/setup.log 2>&1 &
+setup=$!
+step "cargo test, with peers: building (setup in the background)"
+SYNCWS_PEER_TESTS=1 cargo test --workspace --all-features --no-run
+wait "$setup" || { cat target/setup.log; echo "test: the setup failed"; exit 1; }
 step "cargo test, with peers"
 SYNCWS_PEER_TESTS=1 cargo test --workspace --all-features -- --include-ignored
 # The library without its default features (no deflate) builds and passes its unit tests too.
