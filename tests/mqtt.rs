@@ -451,3 +451,40 @@ fn three_processes_share_their_rooms() {
         assert_eq!(texts(c, 1), ["from mosquitto_pub"]);
     }
 }
+
+/// Forwards what a remote server sends into the hub, and joins the hub so that what the hub
+/// publishes goes to the remote server: a board's client connection to its fleet.
+struct Uplink(Broadcast);
+
+impl Handler for Uplink {
+    fn on_open(&mut self, session: &Session) {
+        self.0.join(session);
+    }
+    fn on_message(&mut self, session: &Session, message: Message) {
+        self.0.publish_except(session, message);
+    }
+}
+
+#[test]
+#[ignore = "installs mosquitto (apt, as root); SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn a_client_connection_is_a_member_like_any_other() {
+    let broker = Broker::start();
+    // The board: a hub with its bridge and a syncws Client to a fleet server (a recorder).
+    let (fleet, events) = support::recording(Config::default());
+    let board = Broadcast::new(SlowConsumer::DropNewest);
+    let bridge = MqttBridge::start(&board, config(&broker, "t/uplink")).unwrap();
+    let url = format!("ws://{}/echo", fleet.local_addr());
+    let uplink =
+        syncws::Client::new(syncws::ClientConfig::default()).connect(&url, Uplink(board.clone())).unwrap();
+    assert!(matches!(support::next(&events), support::Event::Open(_)));
+    assert!(wait_until(WAIT, || board.len() == 1), "the client's session joined the hub");
+    // Another server publishes; through the broker and the board's client it reaches the fleet.
+    let other = ChatServer::start(config(&broker, "t/uplink"));
+    assert!(bridge.wait_connected(WAIT) && other.bridge.wait_connected(WAIT));
+    other.hub.publish("reading 21.5");
+    match support::next(&events) {
+        support::Event::Message(m) => assert_eq!(m.as_text(), Some("reading 21.5")),
+        _ => panic!("the fleet server got something else"),
+    }
+    drop(uplink);
+}

@@ -39,6 +39,9 @@
 //! logged. A broker that breaks MQTT, or stops answering pings, is disconnected and dialled
 //! again, with backoff.
 //!
+//! **Members** are sessions of either side: a [`Client`](crate::Client)'s session joins a hub
+//! as a server's does, so a board that serves browsers and dials its fleet can bridge both.
+//!
 //! **Threads:** two per bridge (one publishes and keeps the connection alive, one reads), none
 //! per member. The codec is syncws's own (MQTT 3.1.1, the nine packets a bridge uses, about
 //! 300 lines): `rumqttc`, the usual Rust client, runs a tokio runtime inside its blocking API,
