@@ -488,3 +488,62 @@ fn a_client_connection_is_a_member_like_any_other() {
     }
     drop(uplink);
 }
+
+/// A broker that accepts, acknowledges the CONNECT and the SUBSCRIBE, then never answers
+/// again (no PINGRESP): a stalled broker whose connection stays open. Sends each accepted
+/// connection's number on the channel.
+fn stalled_broker() -> (SocketAddr, crossbeam_channel::Receiver<usize>) {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let _ = tx.send(n + 1);
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                let mut answered = 0;
+                // Small packets only: a one-byte remaining length.
+                while let Ok(n) = stream.read(&mut chunk) {
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while buf.len() >= 2 && buf.len() >= 2 + usize::from(buf[1]) {
+                        let packet: Vec<u8> = buf.drain(..2 + usize::from(buf[1])).collect();
+                        let answer: Option<Vec<u8>> = match (packet[0] >> 4, answered) {
+                            (1, 0) => Some(vec![0x20, 2, 0, 0]),
+                            (8, 1) => Some(vec![0x90, 3, packet[2], packet[3], 1]),
+                            _ => None, // PINGREQ and the rest: silence
+                        };
+                        if let Some(answer) = answer {
+                            answered += 1;
+                            let _ = stream.write_all(&answer);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
+
+#[test]
+fn a_broker_that_stops_answering_is_left_after_a_keep_alive_and_dialled_again() {
+    let (addr, accepted) = stalled_broker();
+    let hub = Broadcast::new(SlowConsumer::DropNewest);
+    let config = MqttConfig::new(addr.to_string())
+        .keep_alive(Duration::from_secs(1))
+        .reconnect_backoff(Duration::from_millis(10), Duration::from_millis(10));
+    let started = Instant::now();
+    let bridge = MqttBridge::start(&hub, config).unwrap();
+    assert!(bridge.wait_connected(WAIT), "connected (CONNACK and SUBACK came)");
+    // A ping after 1 s of silence, no answer within 1 s more: the bridge cuts and dials again.
+    assert_eq!(accepted.recv_timeout(WAIT), Ok(1));
+    assert_eq!(accepted.recv_timeout(WAIT), Ok(2), "dialled again");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(1_900) && took < Duration::from_secs(8), "{took:?}");
+    assert!(wait_until(WAIT, || bridge.stats().connects == 2));
+}
