@@ -20,7 +20,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 shift || true
-all=(frames request_head extension_offer inflate response_head)
+all=(frames request_head extension_offer inflate response_head mqtt_stream)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 case $seconds in *[!0-9]* | '') echo "fuzz.sh: SECONDS must be a number (got '$seconds')" >&2; exit 2 ;; esac

@@ -590,3 +590,60 @@ pub fn response_head(data: &[u8]) -> ResponseOutcome {
         Err(e) => ResponseOutcome::Refused(e.to_string()),
     }
 }
+
+/// What a bridge made of a fuzzed broker stream.
+#[cfg(feature = "mqtt")]
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct MqttOutcome {
+    /// Packets decoded before the stream ended or broke the protocol.
+    pub packets: usize,
+    /// PUBLISHes read past for their size.
+    pub skipped: usize,
+    /// PUBLISHes whose topic and payload a bridge would deliver.
+    pub deliverable: usize,
+}
+
+/// Reads `data[1..]` as a broker's byte stream, as a bridge's reading thread does
+/// (`mqtt::link::PacketReader`, chunks of `data[0]` bytes, a limit of 64 << (`data[0]` % 12)
+/// bytes per packet), and runs each PUBLISH through the topic layout and the envelope as
+/// `deliver` does (prefix `p`).
+///
+/// # Panics
+/// When a decoded packet does not encode back to one that decodes the same, or the reader
+/// holds more than a packet's limit and 64 KiB while it reads past an oversized PUBLISH.
+#[cfg(feature = "mqtt")]
+pub fn mqtt_stream(data: &[u8]) -> MqttOutcome {
+    use crate::mqtt::link::{Incoming, PacketReader};
+    use crate::mqtt::packet::{self, Packet};
+    use crate::mqtt::topic::{self, Envelope};
+    let Some((&first, stream)) = data.split_first() else { return MqttOutcome::default() };
+    let limit = 64usize << (first % 12);
+    let mut reader = Trickle { data: stream, chunk: usize::from(first).max(1) };
+    let mut packets = PacketReader::default();
+    let mut outcome = MqttOutcome::default();
+    loop {
+        let incoming = match packets.next(&mut reader, limit) {
+            Ok(incoming) => incoming,
+            Err(_) => return outcome,
+        };
+        assert!(packets.held() <= limit + 2 + 65_535 + 2 + 16 * 1024 + 5, "held {}", packets.held());
+        let packet = match incoming {
+            Incoming::SkippedPublish { .. } => {
+                outcome.skipped += 1;
+                continue;
+            }
+            Incoming::Packet(p) => p,
+        };
+        outcome.packets += 1;
+        let mut wire = Vec::new();
+        packet.encode(&mut wire);
+        let header = packet::fixed_header(&wire).expect("encoded").expect("whole");
+        assert_eq!(packet::decode(header, &wire[header.len..]).as_ref(), Ok(&packet), "re-encoded");
+        if let Packet::Publish(p) = packet {
+            let Some(target) = topic::parse("p", &p.topic) else { continue };
+            if !target.from_bridge || Envelope::unwrap(p.payload).is_ok() {
+                outcome.deliverable += 1;
+            }
+        }
+    }
+}

@@ -159,6 +159,12 @@ impl PacketReader {
         Ok(Incoming::Packet(decoded?))
     }
 
+    /// Bytes held now (read and not yet handed out, or being read past).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn held(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Reads past a PUBLISH, holding at most its topic and identifier at once; returns the
     /// identifier of a QoS 1 one.
     fn skip(&mut self, r: &mut impl Read, header: FixedHeader) -> Result<Option<u16>, MqttError> {

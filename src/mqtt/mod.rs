@@ -49,10 +49,10 @@
 
 mod bridge;
 mod config;
-mod link;
-mod packet;
+pub(crate) mod link;
+pub(crate) mod packet;
 mod seen;
-mod topic;
+pub(crate) mod topic;
 
 pub use bridge::{MqttBridge, MqttStats};
 pub use config::{MqttConfig, MqttError};
