@@ -493,6 +493,12 @@ fn a_client_connection_is_a_member_like_any_other() {
 /// again (no PINGRESP): a stalled broker whose connection stays open. Sends each accepted
 /// connection's number on the channel.
 fn stalled_broker() -> (SocketAddr, crossbeam_channel::Receiver<usize>) {
+    fake_broker(true)
+}
+
+/// [`stalled_broker`], or with `keep_reading` false one that stops reading too once it has
+/// acknowledged the SUBSCRIBE: a broker too slow to take what the bridge sends.
+fn fake_broker(keep_reading: bool) -> (SocketAddr, crossbeam_channel::Receiver<usize>) {
     use std::io::{Read, Write};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -522,6 +528,11 @@ fn stalled_broker() -> (SocketAddr, crossbeam_channel::Receiver<usize>) {
                             answered += 1;
                             let _ = stream.write_all(&answer);
                         }
+                        if answered == 2 && !keep_reading {
+                            // Hold the connection, read nothing more.
+                            std::thread::sleep(Duration::from_secs(30));
+                            return;
+                        }
                     }
                 }
             });
@@ -546,4 +557,31 @@ fn a_broker_that_stops_answering_is_left_after_a_keep_alive_and_dialled_again() 
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(1_900) && took < Duration::from_secs(8), "{took:?}");
     assert!(wait_until(WAIT, || bridge.stats().connects == 2));
+}
+
+#[test]
+fn a_broker_too_slow_to_read_never_slows_local_publishing() {
+    let (addr, accepted) = fake_broker(false);
+    let hub = Broadcast::new(SlowConsumer::DropNewest);
+    let config = MqttConfig::new(addr.to_string())
+        .keep_alive(Duration::from_secs(1))
+        .queue_capacity(16)
+        .max_message_size(1 << 20)
+        .reconnect_backoff(Duration::from_millis(10), Duration::from_millis(10));
+    let bridge = MqttBridge::start(&hub, config).unwrap();
+    assert!(bridge.wait_connected(WAIT));
+    assert_eq!(accepted.recv_timeout(WAIT), Ok(1));
+    // 64 MiB for a broker that reads nothing: the socket fills, the bridge's writes wait, and
+    // publishing goes on, the queue's overflow dropped and counted.
+    let started = Instant::now();
+    let block = Message::Binary(vec![7; 64 * 1024]);
+    for _ in 0..1024 {
+        hub.publish(block.clone());
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "publishing never waits for the broker");
+    let stats = bridge.stats();
+    assert_eq!(stats.forwarded + stats.dropped, 1024, "{stats:?}");
+    assert!(stats.dropped > 900, "most were dropped, not waited for: {stats:?}");
+    // The write that cannot finish times out after a keep-alive period: the bridge dials again.
+    assert_eq!(accepted.recv_timeout(WAIT), Ok(2), "dialled again");
 }
