@@ -82,25 +82,25 @@ impl MessageEncoder for Deflater {
             }
         };
         let mut out = Vec::with_capacity(payload.len() / 2 + 64);
-        let mut input = &payload[..];
-        loop {
-            let len = out.len();
-            if out.capacity() - len < 64 {
-                out.reserve(out.capacity().max(256));
+        let level = self.shape.level;
+        if level == 0 || payload.len() < PROBE_FROM {
+            compress_into(c, payload, &mut out)?;
+        } else {
+            // The first PROBE bytes tell whether the message compresses at all (JPEG frames,
+            // encrypted or already compressed data do not): if they shrink by less than a
+            // sixteenth, the rest goes out in stored blocks, a plain copy, instead of costing
+            // the level's full CPU for nothing. The window still takes every byte, so the
+            // peer's stays in step; the level comes back for the next message.
+            let (probe, rest) = payload.split_at(PROBE);
+            compress_into(c, probe, &mut out)?;
+            let store = out.len() * 16 >= PROBE * 15;
+            let failed = |e: String| ExtensionError::Failed(format!("deflate: {e}"));
+            if store {
+                c.set_level(0).map_err(failed)?;
             }
-            let room = out.capacity() - len;
-            out.resize(len + room, 0);
-            let result = c.compress(input, &mut out[len..]);
-            let (read, wrote) = result.map_err(|e| ExtensionError::Failed(format!("deflate: {e}")))?;
-            out.truncate(len + wrote);
-            input = &input[read..];
-            // A sync flush is complete once all input is in and a call returned with room to
-            // spare (zlib's contract: avail_out != 0).
-            if input.is_empty() && wrote < room {
-                break;
-            }
-            if read == 0 && wrote == 0 {
-                return Err(ExtensionError::Failed("deflate: flush made no progress".to_owned()));
+            compress_into(c, rest, &mut out)?;
+            if store {
+                c.set_level(level).map_err(failed)?;
             }
         }
         if !out.ends_with(&TAIL) {
@@ -112,6 +112,37 @@ impl MessageEncoder for Deflater {
         }
         *payload = out;
         Ok(RSV1)
+    }
+}
+
+/// Messages this long or longer are probed (see [`Deflater`]'s `encode`).
+const PROBE_FROM: usize = 24 * 1024;
+/// The bytes compressed first to see whether a message compresses. A message whose first
+/// PROBE bytes do not compress at all goes out stored after them even if later parts repeat
+/// earlier ones (ratio lost, never data): 8 KiB sees repeats up to 8 KiB apart.
+const PROBE: usize = 8 * 1024;
+
+/// Compresses `input` with a sync flush, appending to `out`.
+fn compress_into(c: &mut Compressor, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), ExtensionError> {
+    loop {
+        let len = out.len();
+        if out.capacity() - len < 64 {
+            out.reserve(out.capacity().max(256));
+        }
+        let room = out.capacity() - len;
+        out.resize(len + room, 0);
+        let result = c.compress(input, &mut out[len..]);
+        let (read, wrote) = result.map_err(|e| ExtensionError::Failed(format!("deflate: {e}")))?;
+        out.truncate(len + wrote);
+        input = &input[read..];
+        // A sync flush is complete once all input is in and a call returned with room to
+        // spare (zlib's contract: avail_out != 0).
+        if input.is_empty() && wrote < room {
+            return Ok(());
+        }
+        if read == 0 && wrote == 0 {
+            return Err(ExtensionError::Failed("deflate: flush made no progress".to_owned()));
+        }
     }
 }
 

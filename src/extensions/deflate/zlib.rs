@@ -134,6 +134,28 @@ impl Compressor {
         }
     }
 
+    /// Changes the compression level for what is compressed next, keeping the window: call it
+    /// right after a completed sync flush (nothing pending), so that the switch writes nothing.
+    pub(super) fn set_level(&mut self, level: u8) -> Result<(), String> {
+        let s = &mut *self.0.0;
+        // deflateParams flushes with Z_BLOCK first and wants somewhere to write, though after
+        // a sync flush nothing is left to write.
+        let mut scratch = [0u8; 16];
+        s.next_out = scratch.as_mut_ptr();
+        s.avail_out = scratch.len() as c_uint;
+        // SAFETY: an initialised stream; its output points into `scratch` for this call, and
+        // it has no input.
+        let code = unsafe { z::deflateParams(s, c_int::from(level), z::Z_DEFAULT_STRATEGY) };
+        let wrote = scratch.len() - s.avail_out as usize;
+        s.next_out = ptr::null_mut();
+        s.avail_out = 0;
+        match code {
+            z::Z_OK if wrote == 0 => Ok(()),
+            z::Z_OK => Err(format!("changing the level wrote {wrote} bytes")),
+            code => Err(self.0.error(code)),
+        }
+    }
+
     /// Starts a new stream with the same settings, keeping the memory.
     pub(super) fn reset(&mut self) {
         // SAFETY: an initialised stream.
