@@ -585,3 +585,31 @@ fn a_broker_too_slow_to_read_never_slows_local_publishing() {
     // The write that cannot finish times out after a keep-alive period: the bridge dials again.
     assert_eq!(accepted.recv_timeout(WAIT), Ok(2), "dialled again");
 }
+
+#[test]
+fn stopping_cuts_a_write_stuck_on_a_broker_that_reads_nothing() {
+    let (addr, accepted) = fake_broker(false);
+    let hub = Broadcast::new(SlowConsumer::DropNewest);
+    // A long keep-alive: the stuck write alone would hold the bridge thread for 30 s.
+    let config =
+        MqttConfig::new(addr.to_string()).keep_alive(Duration::from_secs(30)).max_message_size(2 << 20);
+    let bridge = MqttBridge::start(&hub, config).unwrap();
+    assert!(bridge.wait_connected(WAIT));
+    assert_eq!(accepted.recv_timeout(WAIT), Ok(1));
+    // 1 MiB messages: the 32 the bridge may have unacknowledged are more than the socket's
+    // buffers take, so a write blocks (rather than the bridge waiting for PUBACKs).
+    let block = Message::Binary(vec![7; 1 << 20]);
+    for _ in 0..64 {
+        hub.publish(block.clone());
+    }
+    // Stuck once the socket is full: `sent` stops growing.
+    let mut last = u64::MAX;
+    assert!(wait_until(WAIT, || {
+        std::thread::sleep(Duration::from_millis(200));
+        let sent = bridge.stats().sent;
+        std::mem::replace(&mut last, sent) == sent
+    }));
+    let started = Instant::now();
+    bridge.stop();
+    assert!(started.elapsed() < Duration::from_secs(3), "stopped in {:?}", started.elapsed());
+}

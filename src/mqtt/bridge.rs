@@ -20,6 +20,9 @@ use crate::protocol::Message;
 
 /// Messages sent to the broker and not yet acknowledged, at most; the queue waits meanwhile.
 const MAX_INFLIGHT: usize = 32;
+/// How long stopping waits for the bridge thread to say DISCONNECT before cutting the
+/// connection.
+const STOP_GRACE: Duration = Duration::from_millis(500);
 
 /// Joins a [`Broadcast`] hub to the hubs of other processes through an MQTT broker (MQTT
 /// 3.1.1, QoS 1): what one server publishes reaches the members of its hub (and room) on every
@@ -224,7 +227,9 @@ impl MqttBridge {
         true
     }
 
-    /// Stops forwarding, tells the broker (DISCONNECT) and ends the bridge's threads. Messages
+    /// Stops forwarding, tells the broker (DISCONNECT) and ends the bridge's threads: at once,
+    /// or after half a second if a write to the broker is stuck (the connection is then cut),
+    /// or once a connection attempt under way ends (at most the connect timeout). Messages
     /// still queued for the broker are not sent. Dropping the bridge does the same.
     pub fn stop(mut self) {
         self.end();
@@ -234,9 +239,19 @@ impl MqttBridge {
         self.hub.detach();
         self.shared.stopping.store(true, Ordering::Release);
         drop(self.shared.stop_tx.lock().unwrap_or_else(|e| e.into_inner()).take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        let Some(thread) = self.thread.take() else { return };
+        // The bridge thread sends DISCONNECT and ends at once, unless a write to a broker that
+        // stopped reading holds it: then the connection is cut after a short grace.
+        let grace = Instant::now() + STOP_GRACE;
+        while !thread.is_finished() && Instant::now() < grace {
+            thread::sleep(Duration::from_millis(5));
         }
+        if !thread.is_finished() {
+            if let Some(link) = self.shared.link.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                link.shutdown();
+            }
+        }
+        let _ = thread.join();
     }
 }
 
