@@ -41,7 +41,7 @@ pub struct Published {
 /// Totals since the hub was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BroadcastStats {
-    /// `publish` calls.
+    /// `publish` calls, and messages delivered from other servers through a bridge.
     pub published: u64,
     /// Messages queued to members.
     pub queued: u64,
@@ -91,8 +91,9 @@ pub struct Broadcast {
     hub: Arc<Hub>,
 }
 
-/// Where a hub's own publishes also go (an MQTT bridge): called after the members got the
-/// message, outside the hub's lock, on the publishing thread; it must not block.
+/// Where a hub's own publishes also go (an MQTT bridge): called on the publishing thread
+/// under the hub's lock, so in the order the members get them; it must not block or touch the
+/// hub.
 pub(crate) trait Forward: Send + Sync {
     fn forward(&self, room: Option<&str>, message: &Arc<Message>);
 }
@@ -284,7 +285,14 @@ impl Broadcast {
         let mut done = Published::default();
         let policy = self.hub.policy;
         let hub_id = self.hub.id;
+        let forward =
+            if forward { self.hub.forward.lock().unwrap_or_else(|e| e.into_inner()).clone() } else { None };
         let mut members = self.lock();
+        // Under the members' lock, so that the bridge gets concurrent publishes in the order
+        // the members do (its part never blocks: a non-blocking queue push).
+        if let Some(forward) = forward {
+            forward.forward(room, &message);
+        }
         members.retain(|id, m| {
             if room.is_some_and(|room| !m.rooms.iter().any(|r| r == room)) || skip == Some(*id) {
                 return true;
@@ -315,12 +323,6 @@ impl Broadcast {
             m.session.conn().phase() < Phase::Done
         });
         drop(members);
-        if forward {
-            let forward = self.hub.forward.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            if let Some(forward) = forward {
-                forward.forward(room, &message);
-            }
-        }
         let h = &self.hub;
         h.published.fetch_add(1, Ordering::Relaxed);
         h.queued.fetch_add(done.queued as u64, Ordering::Relaxed);

@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, select};
 
 use super::config::{MqttConfig, MqttError};
 use super::link::{Incoming, Link, PacketReader};
-use super::packet::{Packet, Publish, Qos};
+use super::packet::{self, Packet, Publish, Qos};
 use super::seen::{Seen, Verdict};
 use super::topic::{self, ENVELOPE_HEAD, Envelope};
 use crate::broadcast::{Broadcast, Forward, SlowConsumer, WeakBroadcast};
@@ -20,13 +20,15 @@ use crate::protocol::Message;
 
 /// Messages sent to the broker and not yet acknowledged, at most; the queue waits meanwhile.
 const MAX_INFLIGHT: usize = 32;
+/// A connection that lasted this long resets the reconnect backoff.
+const HEALTHY: Duration = Duration::from_secs(5);
 /// How long stopping waits for the bridge thread to say DISCONNECT before cutting the
 /// connection.
 const STOP_GRACE: Duration = Duration::from_millis(500);
 
 /// Joins a [`Broadcast`] hub to the hubs of other processes through an MQTT broker (MQTT
 /// 3.1.1, QoS 1): what one server publishes reaches the members of its hub (and room) on every
-/// bridged server, in publish order per publisher, once.
+/// bridged server, in the order the publishing server's members got them, once.
 ///
 /// Local publishing never waits for the broker: messages queue (bounded, see
 /// [`MqttConfig::queue_capacity`]) for one bridge thread, which publishes them; a second
@@ -217,9 +219,9 @@ impl MqttBridge {
 
     /// Waits up to `timeout` for the bridge to be connected; returns whether it is.
     pub fn wait_connected(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now().checked_add(timeout);
         while !self.is_connected() {
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
             thread::sleep(Duration::from_millis(5));
@@ -283,11 +285,21 @@ impl Forward for Shared {
             );
             return;
         }
+        let topic = topic::bridge_topic(&self.config.topic_prefix, room);
+        // A topic's length is a 16-bit field; a packet's at most 256 MiB.
+        if topic.len() > usize::from(u16::MAX)
+            || !packet::fits(4 + topic.len() + ENVELOPE_HEAD + message.len())
+        {
+            add(&c.too_large, 1);
+            log::warn!(
+                "mqtt: a message for a room whose name makes a topic of {} bytes stays local",
+                topic.len()
+            );
+            return;
+        }
+        // Numbered and queued in one step (under the hub's lock): numbers enter the queue in order.
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        let out = Outgoing {
-            topic: topic::bridge_topic(&self.config.topic_prefix, room),
-            payload: Envelope::wrap(self.origin, seq, message),
-        };
+        let out = Outgoing { topic, payload: Envelope::wrap(self.origin, seq, message) };
         let out = match self.queue_tx.try_send(out) {
             Ok(()) => {
                 add(&c.forwarded, 1);
@@ -341,13 +353,23 @@ fn run(shared: &Arc<Shared>) {
     let mut next_id = 0u16;
     while !shared.stopped() {
         match Link::open(&shared.config, &shared.client_id) {
+            Ok(link) if shared.stopped() => {
+                link.shutdown();
+                return;
+            }
             Ok(link) => {
-                backoff = first;
+                let began = Instant::now();
                 add(&shared.counters.connects, 1);
                 log::info!("mqtt: connected to {} as {}", shared.config.broker, shared.client_id);
                 let link = Arc::new(link);
                 *shared.link.lock().unwrap_or_else(|e| e.into_inner()) = Some(link.clone());
                 let ended = session(shared, &link, &mut inflight, &mut next_id);
+                // The wait starts again from the first only after a connection that held: one
+                // the broker drops at once (a refused subscription, a client id in use twice)
+                // backs off like a failed dial.
+                if began.elapsed() >= HEALTHY {
+                    backoff = first;
+                }
                 shared.connected.store(false, Ordering::Release);
                 *shared.link.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 link.shutdown();
@@ -519,6 +541,13 @@ fn read(shared: &Shared, link: &Link, events: &Sender<Event>) {
 /// already, too large or malformed.
 fn deliver(shared: &Shared, seen: &mut Seen, publish: Publish) {
     let c = &shared.counters;
+    if publish.retain {
+        // A retained message comes again with every subscription, so after every reconnect:
+        // members would get it again and again. Bridges never retain.
+        add(&c.malformed, 1);
+        log::warn!("mqtt: dropped a retained message on {:?} (publish without retain)", publish.topic);
+        return;
+    }
     let Some(target) = topic::parse(&shared.config.topic_prefix, &publish.topic) else {
         add(&c.malformed, 1);
         log::warn!("mqtt: dropped a message on {:?}, outside the topic layout", publish.topic);
@@ -544,6 +573,11 @@ fn deliver(shared: &Shared, seen: &mut Seen, publish: Publish) {
             }
             Verdict::Fresh { skipped } => add(&c.skipped, skipped),
             Verdict::Late => add(&c.late, 1),
+            Verdict::Implausible => {
+                add(&c.malformed, 1);
+                log::warn!("mqtt: dropped a message on {:?} numbered far beyond its bridge's", publish.topic);
+                return;
+            }
         }
         envelope.message
     } else {

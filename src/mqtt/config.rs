@@ -100,9 +100,11 @@ impl MqttConfig {
     }
 
     /// MQTT keep-alive: the bridge pings the broker after this much silence and reconnects if
-    /// the broker does not answer within it again (at least 1 s; at most 65,535 s).
+    /// the broker does not answer within it again (whole seconds, rounded up; 1 to 65,535).
     pub fn keep_alive(mut self, period: Duration) -> Self {
-        self.keep_alive = period.clamp(Duration::from_secs(1), Duration::from_secs(65_535));
+        // Whole seconds, rounded up, as CONNECT tells the broker.
+        let secs = period.as_secs().saturating_add(u64::from(period.subsec_nanos() > 0));
+        self.keep_alive = Duration::from_secs(secs.clamp(1, 65_535));
         self
     }
 
@@ -116,7 +118,8 @@ impl MqttConfig {
     /// What to do with a message for the broker when the queue is full: the hub members'
     /// policies. `DropNewest` and `DropOldest` drop a message (counted in
     /// [`MqttStats::dropped`](super::MqttStats::dropped)); `Disconnect` drops the broker's
-    /// connection and everything queued, then reconnects.
+    /// connection and everything queued (counted as dropped, though already counted as
+    /// forwarded), then reconnects; what was sent and not yet acknowledged is sent again.
     pub fn slow_broker(mut self, policy: SlowConsumer) -> Self {
         self.slow_broker = policy;
         self
@@ -130,9 +133,9 @@ impl MqttConfig {
         self
     }
 
-    /// Time to connect (TCP, TLS and the MQTT CONNECT) before trying again.
+    /// Time to connect (TCP, TLS and the MQTT CONNECT) before trying again (at most an hour).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout.max(Duration::from_millis(1));
+        self.connect_timeout = timeout.clamp(Duration::from_millis(1), Duration::from_secs(3600));
         self
     }
 
@@ -149,8 +152,19 @@ impl MqttConfig {
         if !topic::valid_prefix(&self.topic_prefix) {
             return bad(format!("topic prefix {:?}: empty, a wildcard or a trailing /", self.topic_prefix));
         }
-        if self.client_id.as_ref().is_some_and(|id| id.is_empty() || id.len() > 65_535) {
+        // Strings in CONNECT and topics have 16-bit lengths.
+        let too_long = |s: Option<usize>| s.is_some_and(|len| len > usize::from(u16::MAX));
+        if self.client_id.as_ref().is_some_and(|id| id.is_empty())
+            || too_long(self.client_id.as_ref().map(String::len))
+        {
             return bad("client id empty or longer than 65,535 bytes".to_owned());
+        }
+        if too_long(self.username.as_ref().map(String::len)) || too_long(self.password.as_ref().map(Vec::len))
+        {
+            return bad("user name or password longer than 65,535 bytes".to_owned());
+        }
+        if too_long(Some(self.topic_prefix.len() + 16)) {
+            return bad("topic prefix longer than 65,519 bytes".to_owned());
         }
         if self.broker.rsplit_once(':').is_none_or(|(_, port)| port.parse::<u16>().is_err()) {
             return bad(format!("broker {:?} is not host:port", self.broker));

@@ -20,17 +20,27 @@
 //!
 //! **Delivery: at least once on the wire, once to members.** Bridges publish and subscribe
 //! with QoS 1: the broker acknowledges each message, and a bridge that reconnects sends again
-//! what was not acknowledged, so a broker restart loses none of what a bridge had queued.
-//! QoS 1 may deliver a message twice; a receiving bridge remembers the newest 64 numbers of
-//! each other bridge and drops repeats ([`MqttStats::duplicates`]), so members get each
-//! message once. A bridge drops its own messages when the broker echoes them (its hub had them
-//! first), so nothing reaches a member twice. QoS 2 would cost two more packets per message
-//! and still lose what a receiver missed while disconnected (sessions are clean: a restarted
-//! broker keeps nothing), which the numbers reveal instead: gaps are counted as
-//! [`MqttStats::lost`]. Order: MQTT keeps each publisher's messages in order on a topic, and a
-//! bridge publishes from one thread in publish order; so members get each server's messages
-//! in the order it published them, per room.
+//! what was not acknowledged, so a broker restart loses nothing a bridge had queued or had in
+//! flight (what the broker had acknowledged but not yet passed on when it died is lost, and
+//! counted by the receivers as below). QoS 1 may deliver a message twice; a receiving bridge
+//! remembers the newest 64 numbers of each other bridge and drops repeats
+//! ([`MqttStats::duplicates`]), so members get each bridged message once. A bridge drops its
+//! own messages when the broker echoes them (its hub had them first). Plain clients' messages
+//! carry no number: a QoS 1 one the broker sends twice reaches members twice, and retained
+//! ones are dropped (they would come again with every resubscription). QoS 2 would cost two
+//! more packets per message and still lose what a receiver missed while disconnected (sessions
+//! are clean: a restarted broker keeps nothing), which the numbers reveal instead: gaps are
+//! counted as [`MqttStats::lost`]. A number far beyond its bridge's newest (anyone may publish
+//! under the prefix) is dropped as malformed; let only bridges publish to `PREFIX/bridge/#`
+//! (the broker's access rules) where that matters.
 //!
+//! **Order.** A hub hands its publishes to the bridge under its own lock, so in the order its
+//! members get them, and the bridge numbers and queues them in that order and publishes them
+//! from one thread; MQTT keeps a publisher's messages in order on a topic. So members
+//! everywhere get each server's messages to a room in the order that server's members got
+//! them. Messages to different rooms, or to a room and to all, are separate topics, which a
+//! broker may interleave differently.
+
 //! **Limits.** Publishing never waits for the broker: the bridge's queue is bounded
 //! ([`MqttConfig::queue_capacity`]) with the hub members' slow-consumer policies
 //! ([`MqttConfig::slow_broker`]); 32 messages at most wait for the broker's acknowledgement.

@@ -18,7 +18,14 @@ pub(crate) enum Verdict {
     Late,
     /// Seen already, or too old to tell.
     Duplicate,
+    /// More than [`MAX_JUMP`] ahead of the newest: forged (anyone may publish under the
+    /// prefix), not lost messages. Not recorded, so it cannot silence the real bridge.
+    Implausible,
 }
+
+/// The largest jump in a bridge's numbers taken as messages lost on the way: four billion, far
+/// more than a bridge drops while another is away.
+pub(crate) const MAX_JUMP: u64 = 1 << 32;
 
 /// One bridge's numbers: the newest, and which of the 64 before it arrived.
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +61,9 @@ impl Seen {
         w.last_heard = clock;
         if seq > w.newest {
             let ahead = seq - w.newest;
+            if ahead > MAX_JUMP {
+                return Verdict::Implausible;
+            }
             let skipped = ahead - 1;
             w.before = if ahead > WINDOW { 0 } else { (w.before << (ahead - 1) << 1) | (1 << (ahead - 1)) };
             w.newest = seq;
@@ -91,6 +101,9 @@ mod tests {
         assert_eq!(seen.check(1, 14 + 200), Verdict::Fresh { skipped: 199 });
         assert_eq!(seen.check(1, 14 + 100), Verdict::Duplicate, "too old to tell");
         assert_eq!(seen.check(1, 14 + 199), Verdict::Late);
+        // A forged number far ahead neither counts a gap nor hides what comes next.
+        assert_eq!(seen.check(1, u64::MAX), Verdict::Implausible);
+        assert_eq!(seen.check(1, 14 + 201), Verdict::Fresh { skipped: 0 });
         // Exactly a window ahead, then the one a window back.
         let mut seen = Seen::default();
         seen.check(3, 0);

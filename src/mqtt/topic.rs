@@ -44,8 +44,9 @@ pub(crate) fn parse(prefix: &str, topic: &str) -> Option<Target> {
     if rest == "all" {
         return Some(Target { room: None, from_bridge });
     }
+    // An empty room name is an empty level (`PREFIX/room/`), which MQTT allows.
     let room = rest.strip_prefix("room/")?;
-    if room.is_empty() || room.contains('/') {
+    if room.contains('/') {
         return None;
     }
     Some(Target { room: Some(unescape(room)?), from_bridge })
@@ -156,7 +157,7 @@ mod tests {
 
     #[test]
     fn every_room_name_is_one_topic_level_and_comes_back() {
-        for room in ["lobby", "a/b", "100%", "+#", "ünï", "tab\there", "%2F"] {
+        for room in ["lobby", "a/b", "100%", "+#", "ünï", "tab\there", "%2F", ""] {
             let topic = bridge_topic("fleet/chat", Some(room));
             assert_eq!(topic.matches('/').count(), 4, "{topic}");
             assert!(!topic.contains(['+', '#']), "{topic}");
@@ -169,9 +170,8 @@ mod tests {
         );
         assert_eq!(parse("p", "p/all"), Some(Target { room: None, from_bridge: false }));
         assert_eq!(parse("p", "p/room/x"), Some(Target { room: Some("x".into()), from_bridge: false }));
-        for outside in
-            ["q/all", "p", "p/", "p/other", "p/room/", "p/room/a/b", "p/room/%zz", "pall", "p/bridge/x"]
-        {
+        assert_eq!(parse("p", "p/room/"), Some(Target { room: Some(String::new()), from_bridge: false }));
+        for outside in ["q/all", "p", "p/", "p/other", "p/room/a/b", "p/room/%zz", "pall", "p/bridge/x"] {
             assert_eq!(parse("p", outside), None, "{outside}");
         }
         assert_eq!(filter("p/q"), "p/q/#");
