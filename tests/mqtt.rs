@@ -390,17 +390,12 @@ impl Drop for Fanout {
     }
 }
 
-#[test]
-#[ignore = "installs mosquitto (apt, as root); SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
-fn three_processes_share_their_rooms() {
-    let broker = Broker::start();
-    let servers: Vec<Fanout> = (0..3).map(|_| Fanout::start(&broker, "t/fanout")).collect();
-    let mut clients: Vec<Client> =
-        servers.iter().map(|s| Client::open(s.addr, "/room/lobby", WAIT).expect("connect")).collect();
-    let mut outsider = Client::open(servers[2].addr, "/room/other", WAIT).expect("connect");
-    // The bridges connect in the background: each client sends probes until every client has
-    // seen a probe from every process (at most 100 rounds of 100 ms).
-    let mut heard = [[false; 3]; 3];
+/// Each client sends probes until every client has seen a probe from every process (the
+/// bridges connect in the background; at most 100 rounds of 100 ms), then the last probes are
+/// read away.
+fn until_all_hear(clients: &mut [Client]) {
+    let n = clients.len();
+    let mut heard = vec![vec![false; n]; n];
     for _ in 0..100 {
         for (k, c) in clients.iter_mut().enumerate() {
             c.send_text(&format!("probe {k}"));
@@ -408,8 +403,9 @@ fn three_processes_share_their_rooms() {
         for (j, c) in clients.iter_mut().enumerate() {
             c.stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
             while let Ok(f) = c.recv_message() {
-                let k: usize = text(&f).strip_prefix("probe ").unwrap().parse().unwrap();
-                heard[j][k] = true;
+                if let Some(k) = text(&f).strip_prefix("probe ") {
+                    heard[j][k.parse::<usize>().unwrap()] = true;
+                }
             }
         }
         if heard.iter().flatten().all(|h| *h) {
@@ -421,32 +417,53 @@ fn three_processes_share_their_rooms() {
         while c.recv_message().is_ok() {} // the last probes
         c.stream.set_read_timeout(Some(WAIT)).unwrap();
     }
-    // Each client sends 20 messages, interleaved; every client gets all 60, each sender's in
-    // its order, none twice. (60 fit a member's queue of 64: the example's DropOldest policy
-    // would drop the oldest of a longer burst that a client does not read.)
-    const N: usize = 20;
-    for i in 0..N {
+}
+
+/// Each client sends `n` messages tagged `tag`, interleaved; every client gets all of them,
+/// each sender's in its order, none twice (late probes skipped).
+fn exchange(clients: &mut [Client], tag: &str, n: usize) {
+    for i in 0..n {
         for (k, c) in clients.iter_mut().enumerate() {
-            c.send_text(&format!("{k} {i}"));
+            c.send_text(&format!("{tag} {k} {i}"));
         }
     }
+    let senders = clients.len();
     for c in clients.iter_mut() {
-        let mut next = [0usize; 3];
+        let mut next = vec![0usize; senders];
         let mut got_all = 0;
-        while got_all < 3 * N {
+        while got_all < senders * n {
             let got = text(&c.recv_message().expect("every message"));
             if got.starts_with("probe") {
-                continue; // a probe that was still on its way
+                continue;
             }
-            got_all += 1;
-            let (k, i) = got.split_once(' ').unwrap();
-            let (k, i): (usize, usize) = (k.parse().unwrap(), i.parse().unwrap());
-            assert_eq!(i, next[k], "sender {k}'s messages in order, once");
+            let mut parts = got.split(' ');
+            assert_eq!(parts.next(), Some(tag), "{got}");
+            let k: usize = parts.next().unwrap().parse().unwrap();
+            let i: usize = parts.next().unwrap().parse().unwrap();
+            assert_eq!(i, next[k], "sender {k}'s messages in order, once ({tag})");
             next[k] += 1;
+            got_all += 1;
         }
-        assert_eq!(next, [N; 3]);
         assert!(quiet(c));
     }
+}
+
+#[test]
+#[ignore = "installs mosquitto (apt, as root); SYNCWS_PEER_TESTS=1 and --include-ignored run it (scripts/test.sh)"]
+fn three_processes_share_their_rooms_across_a_broker_restart() {
+    let mut broker = Broker::start();
+    let servers: Vec<Fanout> = (0..3).map(|_| Fanout::start(&broker, "t/fanout")).collect();
+    let mut clients: Vec<Client> =
+        servers.iter().map(|s| Client::open(s.addr, "/room/lobby", WAIT).expect("connect")).collect();
+    let mut outsider = Client::open(servers[2].addr, "/room/other", WAIT).expect("connect");
+    // 20 messages from each of the three clients: 60 fit a member's queue of 64 (the example's
+    // DropOldest policy would drop the oldest of a longer burst that a client does not read).
+    until_all_hear(&mut clients);
+    exchange(&mut clients, "before", 20);
+    // The broker restarts: the three bridges reconnect; the room works again.
+    broker.restart();
+    until_all_hear(&mut clients);
+    exchange(&mut clients, "after", 20);
     assert!(quiet(&mut outsider), "another room heard nothing");
     // A plain MQTT client reaches the room on every process.
     broker.mosquitto_pub("t/fanout/room/lobby", b"from mosquitto_pub");
