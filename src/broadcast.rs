@@ -94,6 +94,7 @@ pub struct Broadcast {
 /// Where a hub's own publishes also go (an MQTT bridge): called on the publishing thread
 /// under the hub's lock, so in the order the members get them; it must not block or touch the
 /// hub.
+#[cfg(feature = "mqtt")]
 pub(crate) trait Forward: Send + Sync {
     fn forward(&self, room: Option<&str>, message: &Arc<Message>);
 }
@@ -102,6 +103,9 @@ struct Hub {
     id: u64,
     policy: SlowConsumer,
     members: Mutex<HashMap<u64, Member>>,
+    /// The hub's bridge, if any (only with the `mqtt` feature: without it a publish takes no
+    /// lock but the members').
+    #[cfg(feature = "mqtt")]
     forward: Mutex<Option<Arc<dyn Forward>>>,
     published: AtomicU64,
     queued: AtomicU64,
@@ -124,6 +128,7 @@ impl Broadcast {
             id: NEXT_HUB.fetch_add(1, Ordering::Relaxed),
             policy,
             members: Mutex::new(HashMap::new()),
+            #[cfg(feature = "mqtt")]
             forward: Mutex::new(None),
             published: AtomicU64::new(0),
             queued: AtomicU64::new(0),
@@ -285,14 +290,18 @@ impl Broadcast {
         let mut done = Published::default();
         let policy = self.hub.policy;
         let hub_id = self.hub.id;
+        #[cfg(feature = "mqtt")]
         let forward =
             if forward { self.hub.forward.lock().unwrap_or_else(|e| e.into_inner()).clone() } else { None };
         let mut members = self.lock();
         // Under the members' lock, so that the bridge gets concurrent publishes in the order
         // the members do (its part never blocks: a non-blocking queue push).
+        #[cfg(feature = "mqtt")]
         if let Some(forward) = forward {
             forward.forward(room, &message);
         }
+        #[cfg(not(feature = "mqtt"))]
+        let _ = forward;
         members.retain(|id, m| {
             if room.is_some_and(|room| !m.rooms.iter().any(|r| r == room)) || skip == Some(*id) {
                 return true;
