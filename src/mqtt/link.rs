@@ -2,13 +2,13 @@
 //! written by any, one packet at a time.
 
 use std::io::{self, Read};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::Shutdown;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use super::config::{MqttConfig, MqttError};
 use super::packet::{self, Connect, FixedHeader, Packet, kind};
-use crate::transport::Stream;
+use crate::transport::{Stream, dial};
 
 /// An open MQTT connection.
 pub(crate) struct Link {
@@ -24,7 +24,7 @@ impl Link {
     pub(crate) fn open(config: &MqttConfig, client_id: &str) -> Result<Link, MqttError> {
         let (host, port) = config.host_port();
         let deadline = Instant::now() + config.connect_timeout;
-        let tcp = dial(host, port, deadline)?;
+        let (tcp, _) = dial::connect(host, port, config.connect_timeout)?;
         let _ = tcp.set_nodelay(true);
         // A broker that stops reading makes writes fail after a keep-alive period, not hang.
         tcp.set_write_timeout(Some(config.keep_alive))?;
@@ -98,19 +98,6 @@ impl Link {
 fn left(deadline: Instant) -> Result<std::time::Duration, MqttError> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() { Err(MqttError::Timeout("CONNECT")) } else { Ok(left) }
-}
-
-/// Connects to the first address of `host` that accepts before `deadline`.
-fn dial(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, MqttError> {
-    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
-    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host} resolved to no address"));
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, left(deadline)?) {
-            Ok(tcp) => return Ok(tcp),
-            Err(e) => last = e,
-        }
-    }
-    Err(last.into())
 }
 
 /// What [`PacketReader::next`] read.

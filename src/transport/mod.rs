@@ -5,6 +5,7 @@
 //! It knows nothing of frames, HTTP or handlers: the layers above read it through `Read` and
 //! write whole frames through [`Stream`]'s methods.
 
+pub(crate) mod dial;
 pub(crate) mod stream;
 pub(crate) mod sys;
 #[cfg(feature = "tls")]
