@@ -115,16 +115,21 @@ pub(crate) enum Incoming {
 /// Reads packets from a byte stream, keeping what arrived beyond the current one.
 #[derive(Default)]
 pub(crate) struct PacketReader {
+    /// Bytes read are `buf[start..end]`; the rest is room, zeroed once when it was added.
     buf: Vec<u8>,
     start: usize,
+    end: usize,
 }
+
+/// The room each read asks for.
+const READ_CHUNK: usize = 16 * 1024;
 
 impl PacketReader {
     /// The next packet. A PUBLISH whose remaining length exceeds `max` is read past in pieces
     /// (never held whole); any other packet that long is an error, as is the end of the stream.
     pub(crate) fn next(&mut self, r: &mut impl Read, max: usize) -> Result<Incoming, MqttError> {
         let header = loop {
-            if let Some(header) = packet::fixed_header(&self.buf[self.start..])? {
+            if let Some(header) = packet::fixed_header(&self.buf[self.start..self.end])? {
                 break header;
             }
             self.fill(r)?;
@@ -137,7 +142,7 @@ impl PacketReader {
             return Ok(Incoming::SkippedPublish { len: header.remaining, id });
         }
         let total = header.len + header.remaining;
-        while self.buf.len() - self.start < total {
+        while self.end - self.start < total {
             self.fill(r)?;
         }
         let at = self.start + header.len;
@@ -146,7 +151,7 @@ impl PacketReader {
         Ok(Incoming::Packet(decoded?))
     }
 
-    /// Bytes held now (read and not yet handed out, or being read past).
+    /// Bytes the reader holds now: what it read and the room for the next read.
     #[cfg(feature = "fuzzing")]
     pub(crate) fn held(&self) -> usize {
         self.buf.len()
@@ -169,7 +174,7 @@ impl PacketReader {
         };
         let mut left = header.len + header.remaining;
         loop {
-            let have = (self.buf.len() - self.start).min(left);
+            let have = (self.end - self.start).min(left);
             self.start += have;
             left -= have;
             if left == 0 {
@@ -181,36 +186,36 @@ impl PacketReader {
 
     /// The `n` bytes at `at` from the current packet's start, reading until they are here.
     fn peek(&mut self, r: &mut impl Read, at: usize, n: usize) -> Result<&[u8], MqttError> {
-        while self.buf.len() - self.start < at + n {
+        while self.end - self.start < at + n {
             self.fill(r)?;
         }
         Ok(&self.buf[self.start + at..self.start + at + n])
     }
 
-    /// Reads more: at least one byte, or an error (the end of the stream is one).
+    /// Reads more: at least one byte, or an error (the end of the stream is one). What is
+    /// unread moves to the front; room is added (and zeroed) only when too little is left.
     fn fill(&mut self, r: &mut impl Read) -> Result<(), MqttError> {
         if self.start > 0 {
-            self.buf.drain(..self.start);
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
         }
-        let len = self.buf.len();
-        self.buf.resize(len + 16 * 1024, 0);
+        if self.buf.len() - self.end < READ_CHUNK {
+            self.buf.resize(self.end + READ_CHUNK, 0);
+        }
         let n = loop {
-            match r.read(&mut self.buf[len..]) {
+            match r.read(&mut self.buf[self.end..]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.buf.truncate(len);
-                    return Err(e.into());
-                }
+                Err(e) => return Err(e.into()),
             }
         };
-        self.buf.truncate(len + n);
         if n == 0 {
             return Err(
                 io::Error::new(io::ErrorKind::UnexpectedEof, "the broker closed the connection").into()
             );
         }
+        self.end += n;
         Ok(())
     }
 }
