@@ -509,56 +509,85 @@ fn a_client_connection_is_a_member_like_any_other() {
     drop(uplink);
 }
 
-/// A broker that accepts, acknowledges the CONNECT and the SUBSCRIBE, then never answers
-/// again (no PINGRESP): a stalled broker whose connection stays open. Sends each accepted
-/// connection's number on the channel.
-fn stalled_broker() -> (SocketAddr, crossbeam_channel::Receiver<usize>) {
-    fake_broker(true)
+/// What a fake broker does after a packet.
+enum Reply {
+    /// Writes these bytes (nothing if empty) and reads on.
+    Send(Vec<u8>),
+    /// Writes these bytes, then holds the connection and reads nothing more.
+    SendThenHang(Vec<u8>),
+    /// Closes the connection.
+    Close,
 }
 
-/// [`stalled_broker`], or with `keep_reading` false one that stops reading too once it has
-/// acknowledged the SUBSCRIBE: a broker too slow to take what the bridge sends.
-fn fake_broker(keep_reading: bool) -> (SocketAddr, crossbeam_channel::Receiver<usize>) {
+/// A fake broker on 127.0.0.1 for packets under 128 bytes (a one-byte remaining length).
+/// Each connection n (from 1) gets its own copy of `reply`, called as `reply(n, packet)` for
+/// each packet it reads, and once as `reply(n, &[])` when it is accepted.
+fn fake_broker<R>(reply: R) -> SocketAddr
+where
+    R: FnMut(usize, &[u8]) -> Reply + Clone + Send + 'static,
+{
     use std::io::{Read, Write};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let (tx, rx) = crossbeam_channel::unbounded();
     std::thread::spawn(move || {
-        for (n, stream) in listener.incoming().enumerate() {
-            let Ok(mut stream) = stream else { return };
-            let _ = tx.send(n + 1);
+        for (n, stream) in (1..).zip(listener.incoming()) {
+            let (Ok(mut stream), mut reply) = (stream, reply.clone()) else { return };
+            reply(n, &[]);
             std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                let mut answered = 0;
-                // Small packets only: a one-byte remaining length.
-                while let Ok(n) = stream.read(&mut chunk) {
-                    if n == 0 {
+                let (mut buf, mut chunk) = (Vec::new(), [0u8; 4096]);
+                while let Ok(len) = stream.read(&mut chunk) {
+                    if len == 0 {
                         return;
                     }
-                    buf.extend_from_slice(&chunk[..n]);
+                    buf.extend_from_slice(&chunk[..len]);
                     while buf.len() >= 2 && buf.len() >= 2 + usize::from(buf[1]) {
                         let packet: Vec<u8> = buf.drain(..2 + usize::from(buf[1])).collect();
-                        let answer: Option<Vec<u8>> = match (packet[0] >> 4, answered) {
-                            (1, 0) => Some(vec![0x20, 2, 0, 0]),
-                            (8, 1) => Some(vec![0x90, 3, packet[2], packet[3], 1]),
-                            _ => None, // PINGREQ and the rest: silence
-                        };
-                        if let Some(answer) = answer {
-                            answered += 1;
-                            let _ = stream.write_all(&answer);
-                        }
-                        if answered == 2 && !keep_reading {
-                            // Hold the connection, read nothing more.
-                            std::thread::sleep(Duration::from_secs(30));
-                            return;
+                        match reply(n, &packet) {
+                            Reply::Send(bytes) => {
+                                let _ = stream.write_all(&bytes);
+                            }
+                            Reply::SendThenHang(bytes) => {
+                                let _ = stream.write_all(&bytes);
+                                std::thread::sleep(Duration::from_secs(30));
+                                return;
+                            }
+                            Reply::Close => return,
                         }
                     }
                 }
             });
         }
     });
+    addr
+}
+
+/// A broker that acknowledges the CONNECT and the SUBSCRIBE, then never answers again (no
+/// PINGRESP), its connection open; with `keep_reading` false it stops reading too, a broker
+/// too slow to take what the bridge sends. Sends each accepted connection's number.
+fn stalled_broker_reading(keep_reading: bool) -> (SocketAddr, crossbeam_channel::Receiver<usize>) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut answered = 0;
+    let addr = fake_broker(move |n, packet| {
+        let answer = match (packet.first().map(|b| b >> 4), answered) {
+            (None, _) => {
+                let _ = tx.send(n);
+                return Reply::Send(Vec::new());
+            }
+            (Some(1), 0) => vec![0x20, 2, 0, 0],
+            (Some(8), 1) => vec![0x90, 3, packet[2], packet[3], 1],
+            _ => return Reply::Send(Vec::new()), // PINGREQ and the rest: silence
+        };
+        answered += 1;
+        if answered == 2 && !keep_reading {
+            return Reply::SendThenHang(answer);
+        }
+        Reply::Send(answer)
+    });
     (addr, rx)
+}
+
+fn stalled_broker() -> (SocketAddr, crossbeam_channel::Receiver<usize>) {
+    stalled_broker_reading(true)
 }
 
 #[test]
@@ -581,7 +610,7 @@ fn a_broker_that_stops_answering_is_left_after_a_keep_alive_and_dialled_again() 
 
 #[test]
 fn a_broker_too_slow_to_read_never_slows_local_publishing() {
-    let (addr, accepted) = fake_broker(false);
+    let (addr, accepted) = stalled_broker_reading(false);
     let hub = Broadcast::new(SlowConsumer::DropNewest);
     let config = MqttConfig::new(addr.to_string())
         .keep_alive(Duration::from_secs(1))
@@ -609,7 +638,7 @@ fn a_broker_too_slow_to_read_never_slows_local_publishing() {
 
 #[test]
 fn stopping_cuts_a_write_stuck_on_a_broker_that_reads_nothing() {
-    let (addr, accepted) = fake_broker(false);
+    let (addr, accepted) = stalled_broker_reading(false);
     let hub = Broadcast::new(SlowConsumer::DropNewest);
     // A long keep-alive: the stuck write alone would hold the bridge thread for 30 s.
     let config =
@@ -637,46 +666,30 @@ fn stopping_cuts_a_write_stuck_on_a_broker_that_reads_nothing() {
 
 /// A broker whose first connection acknowledges CONNECT and SUBSCRIBE, takes three PUBLISHes
 /// without a PUBACK and closes; later connections acknowledge everything. Sends what each
+/// A broker whose first connection acknowledges CONNECT and SUBSCRIBE, takes three PUBLISHes
+/// without a PUBACK and closes; later connections acknowledge everything. Sends what each
 /// PUBLISH was: (connection, packet id, DUP flag, payload's last byte).
 fn forgetful_broker() -> (SocketAddr, crossbeam_channel::Receiver<(usize, u16, bool, u8)>) {
-    use std::io::{Read, Write};
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     let (tx, rx) = crossbeam_channel::unbounded();
-    std::thread::spawn(move || {
-        for (n, stream) in listener.incoming().enumerate() {
-            let (Ok(mut stream), tx) = (stream, tx.clone()) else { return };
-            std::thread::spawn(move || {
-                let (mut buf, mut chunk, mut publishes) = (Vec::new(), [0u8; 4096], 0);
-                while let Ok(len) = stream.read(&mut chunk) {
-                    if len == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..len]);
-                    // Packets under 128 bytes only: a one-byte remaining length.
-                    while buf.len() >= 2 && buf.len() >= 2 + usize::from(buf[1]) {
-                        let p: Vec<u8> = buf.drain(..2 + usize::from(buf[1])).collect();
-                        let answer = match p[0] >> 4 {
-                            1 => vec![0x20, 2, 0, 0],
-                            8 => vec![0x90, 3, p[2], p[3], 1],
-                            12 => vec![0xd0, 0],
-                            3 => {
-                                let topic_len = usize::from(u16::from_be_bytes([p[2], p[3]]));
-                                let id = u16::from_be_bytes([p[4 + topic_len], p[5 + topic_len]]);
-                                let _ = tx.send((n + 1, id, p[0] & 0x08 != 0, *p.last().unwrap()));
-                                publishes += 1;
-                                if n == 0 && publishes == 3 {
-                                    return; // closes without having acknowledged any
-                                }
-                                if n == 0 { Vec::new() } else { vec![0x40, 2, (id >> 8) as u8, id as u8] }
-                            }
-                            _ => Vec::new(),
-                        };
-                        let _ = stream.write_all(&answer);
-                    }
+    let mut publishes = 0;
+    let addr = fake_broker(move |n, p| {
+        Reply::Send(match p.first().map(|b| b >> 4) {
+            Some(1) => vec![0x20, 2, 0, 0],
+            Some(8) => vec![0x90, 3, p[2], p[3], 1],
+            Some(12) => vec![0xd0, 0],
+            Some(3) => {
+                let topic_len = usize::from(u16::from_be_bytes([p[2], p[3]]));
+                let id = u16::from_be_bytes([p[4 + topic_len], p[5 + topic_len]]);
+                let _ = tx.send((n, id, p[0] & 0x08 != 0, *p.last().unwrap()));
+                publishes += 1;
+                match (n, publishes) {
+                    (1, 3) => return Reply::Close, // without having acknowledged any
+                    (1, _) => Vec::new(),
+                    _ => vec![0x40, 2, (id >> 8) as u8, id as u8],
                 }
-            });
-        }
+            }
+            _ => Vec::new(),
+        })
     });
     (addr, rx)
 }
