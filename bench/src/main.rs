@@ -6,9 +6,12 @@
 //! table (and JSON with `--json`). Servers:
 //! - `syncws`: the library (echo route, and a broadcast hub route);
 //! - `raw-tcp`: a thread-per-connection TCP echo of length-prefixed messages (the floor);
-//! - `naive-tungstenite`: a thread per connection running `tungstenite::accept`, read, send.
+//! - `naive-tungstenite`: a thread per connection running `tungstenite::accept`, read, send;
+//! - `bare-ws`: the WebSocket floor, a thread per connection that reads each frame's header and
+//!   payload, unmasks it and writes it back, with none of the protocol's checks.
 //!
-//! With `--peers`, pingpong32, pipelined64k, latency, text1k, deflate1k and idle1000 also run
+//! With `--peers`, pingpong32, pingpong32pinned, pipelined64k, pipelined64kpinned, latency,
+//! text1k, deflate1k and idle1000 also run
 //! against the servers a user would pick instead (`peers.rs`; their sources in `bench/peers/`):
 //! `node-ws` (Node's `ws`), `python-websockets` (asyncio `websockets`), `tokio-tungstenite`
 //! and `libwebsockets` (a C echo on Debian's `libwebsockets-dev`), each a child process driven

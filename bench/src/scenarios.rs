@@ -17,9 +17,9 @@ use crate::servers::Result;
 #[derive(FromArgs)]
 #[argh(subcommand, name = "run")]
 pub struct RunArgs {
-    /// scenarios to run (repeatable): pingpong32, pingpong32pinned, pipelined64k, latency,
-    /// text1k, deflate1k, broadcast1k, idle1000, idle10000, client32, clientidle1000; default
-    /// all but idle10000.
+    /// scenarios to run (repeatable): pingpong32, pingpong32pinned, pipelined64k,
+    /// pipelined64kpinned, latency, text1k, deflate1k, broadcast1k, idle1000, idle10000,
+    /// client32, clientidle1000; default all but idle10000.
     /// With the tls feature (never by default): tlspingpong32, tlspipelined64k, tlsidle1000,
     /// tlshandshake: syncws over TLS against plain syncws, rounds alternating
     #[argh(option)]
@@ -40,9 +40,10 @@ pub struct RunArgs {
     /// median round by CPU per message (by RSS per connection for tlsidle1000) (default 3)
     #[argh(option, default = "3")]
     rounds: usize,
-    /// also run pingpong32, pipelined64k, latency, text1k, deflate1k and idle1000 against the
-    /// peers (node-ws, python-websockets, tokio-tungstenite, libwebsockets); a peer that is not
-    /// installed, or lacks permessage-deflate for deflate1k, gets a row saying skipped and why
+    /// also run pingpong32, pingpong32pinned, pipelined64k, pipelined64kpinned, latency,
+    /// text1k, deflate1k and idle1000 against the peers (node-ws, python-websockets,
+    /// tokio-tungstenite, libwebsockets); a peer that is not installed, or lacks
+    /// permessage-deflate for deflate1k, gets a row saying skipped and why
     #[argh(switch)]
     peers: bool,
     /// install or build the missing peers first (npm and pip into target/, apt-get install
@@ -52,7 +53,7 @@ pub struct RunArgs {
 }
 
 /// The servers of the comparative scenarios; with `--peers`, the peers that answered follow.
-const SERVERS: [&str; 3] = ["raw-tcp", "naive-tungstenite", "syncws"];
+const SERVERS: [&str; 4] = ["raw-tcp", "bare-ws", "naive-tungstenite", "syncws"];
 
 /// One measured row.
 #[derive(Debug, Clone, Default)]
@@ -93,6 +94,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         "pingpong32",
         "pingpong32pinned",
         "pipelined64k",
+        "pipelined64kpinned",
         "latency",
         "text1k",
         "deflate1k",
@@ -139,6 +141,9 @@ pub fn run(args: RunArgs) -> Result<()> {
             })?),
             "pipelined64k" => rows.extend(compare_over(&servers, rounds, |server| {
                 pipelined(server, "pipelined64k", 4, 64 * 1024, 8, 4_000 / scale)
+            })?),
+            "pipelined64kpinned" => rows.extend(compare_over(&servers, rounds, |server| {
+                pipelined(server, "pipelined64kpinned", 4, 64 * 1024, 8, 4_000 / scale)
             })?),
             "latency" => {
                 rows.extend(compare_over(&servers, rounds, |server| latency(server, 20_000 / scale))?)
@@ -218,8 +223,16 @@ pub fn run(args: RunArgs) -> Result<()> {
 }
 
 /// The scenarios that peers run (with `--peers`).
-const PEER_SCENARIOS: [&str; 6] =
-    ["pingpong32", "pipelined64k", "latency", "text1k", "deflate1k", "idle1000"];
+const PEER_SCENARIOS: [&str; 8] = [
+    "pingpong32",
+    "pingpong32pinned",
+    "pipelined64k",
+    "pipelined64kpinned",
+    "latency",
+    "text1k",
+    "deflate1k",
+    "idle1000",
+];
 
 /// Runs `scenario` against every kind for `rounds` rounds (kinds alternate, so a noisy spell
 /// on this shared machine hits all of them) and keeps each kind's median round by CPU per
@@ -461,17 +474,57 @@ fn clock_ticks() -> f64 {
 
 /// A payload unique to (connection, sequence number), so that every echo is checked.
 pub(crate) fn payload(conn: usize, seq: usize, size: usize, text: bool) -> Vec<u8> {
-    let mut p: Vec<u8> =
-        (0..size).map(|i| if text { b'a' + ((i + seq) % 26) as u8 } else { (i * 7 + seq) as u8 }).collect();
+    // Byte i is b'a' + (i + seq) % 26 for text, (7 * i + seq) % 256 otherwise: a slice of one
+    // long pattern, copied rather than computed byte by byte, so that the load generator's own
+    // CPU (it builds every payload twice: to send it and to check the echo) stays small beside
+    // the server's.
+    let (pattern, start) = if text {
+        (&patterns().0, seq % 26)
+    } else {
+        // 7 * 183 = 1 (mod 256): shifting the index by 183 * seq adds seq to every byte.
+        (&patterns().1, (seq % 256) * 183 % 256)
+    };
+    let mut p = match pattern.get(start..start + size) {
+        Some(slice) => slice.to_vec(),
+        None => (0..size)
+            .map(|i| if text { b'a' + ((i + seq) % 26) as u8 } else { (i * 7 + seq) as u8 })
+            .collect(),
+    };
     let tag = format!("{conn}:{seq};");
     let n = tag.len().min(size);
     p[..n].copy_from_slice(&tag.as_bytes()[..n]);
     p
 }
 
+/// The text and binary patterns that [`payload`] slices, long enough for payloads of 1 MiB.
+fn patterns() -> &'static (Vec<u8>, Vec<u8>) {
+    static PATTERNS: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+    PATTERNS.get_or_init(|| {
+        let len = (1 << 20) + 256;
+        let text = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        let binary = (0..len).map(|i| (i * 7) as u8).collect();
+        (text, binary)
+    })
+}
+
+/// What [`measure`] measured: seconds of wall time, of the server's CPU and of the load
+/// generator's CPU (this process: its client threads, and the kernel's work done for them).
+struct Measured {
+    seconds: f64,
+    cpu_seconds: f64,
+    client_cpu_seconds: f64,
+}
+
+impl Measured {
+    /// The load generator's CPU per message, as a row's note.
+    fn client_note(&self, messages: usize) -> (String, String) {
+        ("client us/msg".into(), format!("{:.2}", self.client_cpu_seconds * 1e6 / messages.max(1) as f64))
+    }
+}
+
 /// Runs `work` on one thread per client, all released together, and returns the wall time
-/// and the server's CPU time of the run.
-fn measure<F>(srv: &ServerProc, clients: Vec<Box<dyn client::Client>>, work: F) -> Result<(f64, f64)>
+/// and the server's and the load generator's CPU time of the run.
+fn measure<F>(srv: &ServerProc, clients: Vec<Box<dyn client::Client>>, work: F) -> Result<Measured>
 where
     F: Fn(usize, &mut dyn client::Client) -> std::io::Result<()> + Send + Sync + 'static,
 {
@@ -489,14 +542,18 @@ where
         })
         .collect();
     barrier.wait();
-    let (cpu0, t0) = (srv.cpu_seconds(), Instant::now());
+    let own_cpu = || stat_cpu_seconds("/proc/self/stat");
+    let (cpu0, client0, t0) = (srv.cpu_seconds(), own_cpu(), Instant::now());
     for h in handles {
         h.join().map_err(|_| "client thread panicked")??;
     }
-    Ok((t0.elapsed().as_secs_f64(), srv.cpu_seconds() - cpu0))
+    Ok(Measured {
+        seconds: t0.elapsed().as_secs_f64(),
+        cpu_seconds: srv.cpu_seconds() - cpu0,
+        client_cpu_seconds: own_cpu() - client0,
+    })
 }
 
-/// `conns` connections, each sending `per_conn` messages and waiting for every echo.
 /// `conns` connections each sending `per_conn` messages of `size` bytes, one at a time. A
 /// scenario whose name ends in `pinned` runs the server on CPU 0 and the load generator on
 /// CPU 1 (see [`pin_apart`]).
@@ -505,7 +562,7 @@ fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per
     let pinned = name.ends_with("pinned") && pin_apart(&srv)?;
     let clients =
         (0..conns).map(|_| client::connect(server, srv.addr, "/echo")).collect::<std::io::Result<_>>()?;
-    let (seconds, cpu_seconds) = measure(&srv, clients, move |c, client| {
+    let measured = measure(&srv, clients, move |c, client| {
         for i in 0..per_conn {
             let p = payload(c, i, size, text);
             client.send(&p, text)?;
@@ -515,7 +572,11 @@ fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per
         }
         Ok(())
     })?;
-    let mut notes = vec![("conns".into(), conns.to_string()), ("size".into(), size.to_string())];
+    let mut notes = vec![
+        ("conns".into(), conns.to_string()),
+        ("size".into(), size.to_string()),
+        measured.client_note(conns * per_conn),
+    ];
     if pinned {
         unpin_self();
         notes.push(("cpus".into(), "server 0, client 1".into()));
@@ -524,14 +585,15 @@ fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per
         scenario: name.into(),
         server: server.into(),
         messages: (conns * per_conn) as u64,
-        seconds,
-        cpu_seconds,
+        seconds: measured.seconds,
+        cpu_seconds: measured.cpu_seconds,
         notes,
         ..Row::default()
     })
 }
 
-/// `conns` connections keeping `window` messages in flight.
+/// `conns` connections keeping `window` messages in flight. A scenario whose name ends in
+/// `pinned` runs the server on CPU 0 and the load generator on CPU 1 (see [`pin_apart`]).
 fn pipelined(
     server: &str,
     name: &str,
@@ -541,9 +603,10 @@ fn pipelined(
     per_conn: usize,
 ) -> Result<Row> {
     let srv = ServerProc::start(server, 0)?;
+    let pinned = name.ends_with("pinned") && pin_apart(&srv)?;
     let clients =
         (0..conns).map(|_| client::connect(server, srv.addr, "/echo")).collect::<std::io::Result<_>>()?;
-    let (seconds, cpu_seconds) = measure(&srv, clients, move |c, client| {
+    let measured = measure(&srv, clients, move |c, client| {
         let mut sent = 0;
         for _ in 0..window.min(per_conn) {
             client.send(&payload(c, sent, size, false), false)?;
@@ -560,14 +623,23 @@ fn pipelined(
         }
         Ok(())
     })?;
-    let mib_s = (conns * per_conn * size) as f64 / seconds / (1 << 20) as f64;
+    let mib_s = (conns * per_conn * size) as f64 / measured.seconds / (1 << 20) as f64;
+    let mut notes = vec![
+        ("window".into(), window.to_string()),
+        ("MiB/s".into(), format!("{mib_s:.0}")),
+        measured.client_note(conns * per_conn),
+    ];
+    if pinned {
+        unpin_self();
+        notes.push(("cpus".into(), "server 0, client 1".into()));
+    }
     Ok(Row {
         scenario: name.into(),
         server: server.into(),
         messages: (conns * per_conn) as u64,
-        seconds,
-        cpu_seconds,
-        notes: vec![("window".into(), window.to_string()), ("MiB/s".into(), format!("{mib_s:.0}"))],
+        seconds: measured.seconds,
+        cpu_seconds: measured.cpu_seconds,
+        notes,
         ..Row::default()
     })
 }
@@ -716,7 +788,7 @@ fn compressed(label: &str, per_conn: usize, rss_conns: usize, settle: Duration) 
     thread::sleep(settle);
     let rss_per_conn = srv.rss_kib().saturating_sub(rss0) as f64 / rss_conns.max(1) as f64;
     let clients = (0..CONNS).map(connect).collect::<std::io::Result<_>>()?;
-    let (seconds, cpu_seconds) = measure(&srv, clients, move |c, client| {
+    let Measured { seconds, cpu_seconds, .. } = measure(&srv, clients, move |c, client| {
         for i in 0..per_conn {
             let text = json_text(c, i);
             client.send(&text, true)?;
@@ -1136,4 +1208,33 @@ fn to_json(rows: &[Row]) -> String {
         })
         .collect();
     format!("[\n  {}\n]\n", items.join(",\n  "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_are_the_pattern_they_document() {
+        for (conn, seq, size, text) in [
+            (0, 0, 32, false),
+            (3, 1, 1024, true),
+            (15, 255, 65_536, false),
+            (2, 999, 65_536, false),
+            (1, 77, 300, true),
+        ] {
+            let tag = format!("{conn}:{seq};");
+            let expected: Vec<u8> = (0..size)
+                .map(|i| match tag.as_bytes().get(i) {
+                    Some(&b) => b,
+                    None if text => b'a' + ((i + seq) % 26) as u8,
+                    None => (i * 7 + seq) as u8,
+                })
+                .collect();
+            assert_eq!(payload(conn, seq, size, text), expected, "conn {conn} seq {seq} size {size}");
+        }
+        // Longer than the patterns: computed byte by byte, the same bytes.
+        let long = payload(0, 5, (1 << 20) + 300, false);
+        assert!(long[10..].iter().enumerate().all(|(i, &b)| b == ((i + 10) * 7 + 5) as u8));
+    }
 }

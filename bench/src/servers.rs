@@ -12,8 +12,8 @@ use syncws::{Broadcast, Config, Handler, Message, Route, Server, Session, SlowCo
 #[derive(FromArgs)]
 #[argh(subcommand, name = "serve")]
 pub struct ServeArgs {
-    /// syncws, syncws-tls (feature tls: wss:// with the tests' certificate), raw-tcp or
-    /// naive-tungstenite
+    /// syncws, syncws-tls (feature tls: wss:// with the tests' certificate), raw-tcp,
+    /// naive-tungstenite or bare-ws
     #[argh(option)]
     kind: String,
     /// ping period in seconds for syncws (0: off)
@@ -59,6 +59,7 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         }
         "raw-tcp" => spawn_listener(raw_tcp_echo)?,
         "naive-tungstenite" => spawn_listener(naive_tungstenite_echo)?,
+        "bare-ws" => spawn_listener(bare_ws_echo)?,
         other => return Err(format!("unknown server kind {other}").into()),
     }
     Ok(())
@@ -134,4 +135,68 @@ fn naive_tungstenite_echo(stream: TcpStream) {
             Err(_) => return,
         }
     }
+}
+
+/// The WebSocket floor: the least a WebSocket echo does, with none of the protocol's checks.
+/// tungstenite's handshake, then per frame: read the header, read the payload, unmask it eight
+/// bytes at a time (the tests' client's `mask`), write header and payload back in one write.
+/// The client sends nothing before the handshake's answer, so tungstenite holds no bytes of a
+/// frame when it is left.
+fn bare_ws_echo(stream: TcpStream) {
+    let Ok(ws) = tungstenite::accept(stream) else { return };
+    let mut stream = ws.into_inner();
+    // Ten bytes in front of the payload: room for the longest server header.
+    let mut buf = Vec::new();
+    while let Ok((first, len, key)) = read_bare_header(&mut stream) {
+        buf.resize(10 + len, 0);
+        if stream.read_exact(&mut buf[10..]).is_err() {
+            return;
+        }
+        wsclient::mask(&mut buf[10..], key);
+        let start = match len {
+            0..=125 => {
+                buf[8..10].copy_from_slice(&[first, len as u8]);
+                8
+            }
+            126..=0xffff => {
+                buf[6..8].copy_from_slice(&[first, 126]);
+                buf[8..10].copy_from_slice(&(len as u16).to_be_bytes());
+                6
+            }
+            _ => {
+                buf[0..2].copy_from_slice(&[first, 127]);
+                buf[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+                0
+            }
+        };
+        if stream.write_all(&buf[start..]).is_err() {
+            return;
+        }
+    }
+}
+
+/// A client frame's first byte, payload length and mask key; an error at EOF, on a close
+/// frame or on an unmasked frame.
+fn read_bare_header(stream: &mut TcpStream) -> std::io::Result<(u8, usize, [u8; 4])> {
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head)?;
+    if head[0] & 0x0f == 8 || head[1] & 0x80 == 0 {
+        return Err(std::io::ErrorKind::ConnectionAborted.into());
+    }
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut ext = [0u8; 2];
+            stream.read_exact(&mut ext)?;
+            u16::from_be_bytes(ext) as usize
+        }
+        127 => {
+            let mut ext = [0u8; 8];
+            stream.read_exact(&mut ext)?;
+            usize::try_from(u64::from_be_bytes(ext)).map_err(std::io::Error::other)?
+        }
+        n => n as usize,
+    };
+    let mut key = [0u8; 4];
+    stream.read_exact(&mut key)?;
+    Ok((head[0], len, key))
 }

@@ -1,4 +1,4 @@
-//! `syncws-bench` itself: a short run of the comparative scenarios against all three servers
+//! `syncws-bench` itself: a short run of the comparative scenarios against all four servers
 //! (every echo is checked byte for byte inside the tool, which fails on a wrong one), its JSON
 //! output, and the bare-thread floor. Figures are not judged here: performance is measured with
 //! the tool, never in a timed test.
@@ -14,7 +14,7 @@ fn a_quick_run_covers_every_server_and_writes_json() {
     let json = std::env::temp_dir().join(format!("syncws-bench-{}.json", std::process::id()));
     let out = bench()
         .args(["run", "--quick", "--rounds", "1", "--scenario", "pingpong32", "--scenario", "pipelined64k"])
-        .args(["--scenario", "latency", "--json"])
+        .args(["--scenario", "pipelined64kpinned", "--scenario", "latency", "--json"])
         .arg(&json)
         .output()
         .unwrap();
@@ -23,15 +23,19 @@ fn a_quick_run_covers_every_server_and_writes_json() {
     let written = std::fs::read_to_string(&json).unwrap();
     let _ = std::fs::remove_file(&json);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&written).unwrap();
-    assert_eq!(rows.len(), 9, "3 scenarios x 3 servers: {written}");
-    for scenario in ["pingpong32", "pipelined64k", "latency"] {
-        for server in ["raw-tcp", "naive-tungstenite", "syncws"] {
+    assert_eq!(rows.len(), 16, "4 scenarios x 4 servers: {written}");
+    for scenario in ["pingpong32", "pipelined64k", "pipelined64kpinned", "latency"] {
+        for server in ["raw-tcp", "bare-ws", "naive-tungstenite", "syncws"] {
             let row = rows
                 .iter()
                 .find(|r| r["scenario"] == scenario && r["server"] == server)
                 .unwrap_or_else(|| panic!("no row for {scenario} on {server}"));
             assert!(row["messages"].as_u64().unwrap() > 0, "{row}");
             assert!(row["cpu_seconds"].as_f64().unwrap() > 0.0, "the server's CPU was not read: {row}");
+            if scenario != "latency" {
+                let client: f64 = row["notes"]["client us/msg"].as_str().unwrap().parse().unwrap();
+                assert!(client > 0.0, "the load generator's CPU was not read: {row}");
+            }
             assert!(stdout.contains(&format!("| {scenario} | {server} |")), "table row missing");
         }
     }

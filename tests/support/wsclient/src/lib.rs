@@ -33,5 +33,5 @@ pub use buffer::FrameBuf;
 pub use client::Client;
 #[cfg(feature = "deflate")]
 pub use deflate::{Deflater, Inflater, compress};
-pub use frame::{Frame, MASK_KEY, encode, encode_header, encode_into, parse};
+pub use frame::{Frame, MASK_KEY, encode, encode_header, encode_into, mask, parse};
 pub use handshake::{KEY, READ_TIMEOUT, http, status, upgrade_request};
