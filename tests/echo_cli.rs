@@ -103,6 +103,8 @@ fn bad_values_are_refused_with_a_clear_message() {
         (&["--max-message-size", "99999999999999999999G"], "bad size"),
         (&["--stack-size", "100"], "stack_size must be at least 32768 (was 100)"),
         (&["--queue-capacity", "0"], "queue_capacity must be at least 1"),
+        (&["--max-frame-size", "0"], "max_frame_size must be at least 1 (was 0)"),
+        (&["--max-message-size", "0"], "max_message_size must be at least 1 (was 0)"),
         (&["--read-buffer-size", "16"], "read_buffer_size must be at least 256"),
         (&["--handshake-timeout", "0"], "handshake_timeout must be at least 1 ms"),
         (&["--ping-period", "0.5ms"], "ping_period must be at least 1 ms"),

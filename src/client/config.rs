@@ -105,15 +105,15 @@ impl ClientConfig {
         self
     }
 
-    /// Largest frame payload accepted from the server; a larger one closes with 1009.
-    /// Defaults to 1 MiB.
+    /// Largest frame payload accepted from the server; a larger one closes with 1009. At
+    /// least 1. Defaults to 1 MiB.
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = bytes;
         self
     }
 
-    /// Largest message accepted from the server; a larger one closes with 1009. Defaults to
-    /// 1 MiB.
+    /// Largest message accepted from the server; a larger one closes with 1009. At least 1.
+    /// Defaults to 1 MiB.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
         self
@@ -268,6 +268,8 @@ impl ClientConfig {
     /// use syncws::ClientConfig;
     /// let err = ClientConfig::default().header("Bad Name", "x").check().unwrap_err();
     /// assert_eq!(err.to_string(), "invalid config: header \"Bad Name\" is not a header name, has a control character, or is one the client writes itself");
+    /// let err = ClientConfig::default().max_message_size(0).check().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid config: max_message_size must be at least 1 (was 0)");
     /// ```
     ///
     /// # Errors
@@ -285,6 +287,9 @@ impl ClientConfig {
         at_least("stack_size", self.stack_size, 32 * 1024)?;
         at_least("read_buffer_size", self.read_buffer_size, 256)?;
         at_least("max_response_size", self.max_response_size, 256)?;
+        // 0 would refuse every non-empty message with 1009: a setting that cannot work.
+        at_least("max_frame_size", self.max_frame_size, 1)?;
+        at_least("max_message_size", self.max_message_size, 1)?;
         at_least_1ms("timeout", self.timeout)?;
         at_least_1ms("connect_timeout", self.connect_timeout)?;
         at_least_1ms("handshake_timeout", self.handshake_timeout)?;

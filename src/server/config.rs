@@ -81,15 +81,16 @@ impl Config {
         self
     }
 
-    /// Largest frame payload accepted (Ktor's `maxFrameSize`); a larger frame closes the
-    /// connection with 1009. Defaults to 1 MiB.
+    /// Largest data frame payload accepted (Ktor's `maxFrameSize`); a larger frame closes the
+    /// connection with 1009. At least 1 (control frames have their own limit, 125 bytes).
+    /// Defaults to 1 MiB.
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = bytes;
         self
     }
 
     /// Largest reassembled message accepted; a larger one closes with 1009. Memory is only
-    /// allocated as a message's bytes arrive. Defaults to 1 MiB.
+    /// allocated as a message's bytes arrive. At least 1. Defaults to 1 MiB.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
         self
@@ -294,6 +295,8 @@ impl Config {
     /// assert!(Config::default().check().is_ok());
     /// let err = Config::default().queue_capacity(0).check().unwrap_err();
     /// assert_eq!(err.to_string(), "invalid config: queue_capacity must be at least 1 (was 0)");
+    /// let err = Config::default().max_frame_size(0).check().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid config: max_frame_size must be at least 1 (was 0)");
     /// ```
     ///
     /// # Errors
@@ -305,6 +308,9 @@ impl Config {
         at_least("stack_size", self.stack_size, 32 * 1024)?;
         at_least("read_buffer_size", self.read_buffer_size, 256)?;
         at_least("max_request_size", self.max_request_size, 256)?;
+        // 0 would refuse every non-empty message with 1009: a setting that cannot work.
+        at_least("max_frame_size", self.max_frame_size, 1)?;
+        at_least("max_message_size", self.max_message_size, 1)?;
         at_least_1ms("timeout", self.timeout)?;
         at_least_1ms("handshake_timeout", self.handshake_timeout)?;
         at_least_1ms("close_timeout", self.close_timeout)?;
