@@ -10,6 +10,10 @@ use super::sys;
 use super::tls::TlsSession;
 use crate::protocol::write::write_two;
 
+/// Frames up to this many bytes (header and payload) are written directly with one buffer's
+/// `send` (a copy on the stack); longer ones with a two-buffer `sendmsg`.
+const ONE_BUFFER: usize = 256;
+
 /// What a non-blocking write of a frame did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sent {
@@ -125,7 +129,18 @@ impl Stream {
         if let Some(tls) = &self.tls {
             return tls.send_direct(&self.tcp, head, body);
         }
-        let n = match sys::send_nonblocking(&self.tcp, &[IoSlice::new(head), IoSlice::new(body)]) {
+        let total = head.len() + body.len();
+        let sent = if total <= ONE_BUFFER {
+            // A small frame is copied into one buffer: `send` of one buffer costs the kernel
+            // less than `sendmsg` of two, more than the copy of a few hundred bytes costs.
+            let mut one = [0u8; ONE_BUFFER];
+            one[..head.len()].copy_from_slice(head);
+            one[head.len()..total].copy_from_slice(body);
+            sys::send_one_nonblocking(&self.tcp, &one[..total])
+        } else {
+            sys::send_nonblocking(&self.tcp, &[IoSlice::new(head), IoSlice::new(body)])
+        };
+        let n = match sent {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Sent::Nothing),
             Err(e) => return Err(e),
