@@ -47,7 +47,7 @@
 //! server.shutdown();
 //! # Ok::<(), syncws::Error>(())
 //! ```
-// The exceptions: `transport::sys` (a `sendmsg` with `MSG_DONTWAIT`, and `poll(2)` for a
+// The exceptions: `transport::sys` (a `sendmsg` or `send` with `MSG_DONTWAIT`, and `poll(2)` for a
 // socket to take more), `server::sys` (`poll(2)` and a `send(2)` with `MSG_NOSIGNAL`), the SIMD loops of
 // `protocol::mask::simd`, `connection::stack` (`madvise` of an idle thread's unused stack) and
 // `extensions::deflate::zlib` (zlib's C functions).
