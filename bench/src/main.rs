@@ -7,8 +7,8 @@
 //! - `syncws`: the library (echo route, and a broadcast hub route);
 //! - `raw-tcp`: a thread-per-connection TCP echo of length-prefixed messages (the floor);
 //! - `naive-tungstenite`: a thread per connection running `tungstenite::accept`, read, send;
-//! - `bare-ws`: the WebSocket floor, a thread per connection that reads each frame's header and
-//!   payload, unmasks it and writes it back, with none of the protocol's checks.
+//! - `bare-ws`: a minimal WebSocket echo, a thread per connection that reads each frame's
+//!   header and payload, unmasks it and writes it back, with none of the protocol's checks.
 //!
 //! With `--peers`, pingpong32, pingpong32pinned, pipelined64k, pipelined64kpinned, latency,
 //! text1k, deflate1k and idle1000 also run

@@ -109,6 +109,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         args.scenario.clone()
     };
     let scale = args.scale.unwrap_or(if args.quick { 10 } else { 1 }).max(1);
+    // Built once, here, rather than inside the first measured round.
+    patterns();
     let mut rows = Vec::new();
     println!("syncws-bench on {} cores; CPU is the server process's utime+stime", cores());
     let rounds = args.rounds.max(1);
@@ -139,12 +141,13 @@ pub fn run(args: RunArgs) -> Result<()> {
             "text1k" => rows.extend(compare_over(&servers, rounds, |server| {
                 pingpong(server, "text1k", 16, 1024, true, 10_000 / scale)
             })?),
-            "pipelined64k" => rows.extend(compare_over(&servers, rounds, |server| {
-                pipelined(server, "pipelined64k", 4, 64 * 1024, 8, 4_000 / scale)
-            })?),
-            "pipelined64kpinned" => rows.extend(compare_over(&servers, rounds, |server| {
-                pipelined(server, "pipelined64kpinned", 4, 64 * 1024, 8, 4_000 / scale)
-            })?),
+            // The second as on a single-core board: the server on one CPU, the load generator
+            // on another.
+            name @ ("pipelined64k" | "pipelined64kpinned") => {
+                rows.extend(compare_over(&servers, rounds, |server| {
+                    pipelined(server, name, 4, 64 * 1024, 8, 4_000 / scale)
+                })?)
+            }
             "latency" => {
                 rows.extend(compare_over(&servers, rounds, |server| latency(server, 20_000 / scale))?)
             }
@@ -475,9 +478,10 @@ fn clock_ticks() -> f64 {
 /// A payload unique to (connection, sequence number), so that every echo is checked.
 pub(crate) fn payload(conn: usize, seq: usize, size: usize, text: bool) -> Vec<u8> {
     // Byte i is b'a' + (i + seq) % 26 for text, (7 * i + seq) % 256 otherwise: a slice of one
-    // long pattern, copied rather than computed byte by byte, so that the load generator's own
-    // CPU (it builds every payload twice: to send it and to check the echo) stays small beside
-    // the server's.
+    // long pattern, copied rather than computed byte by byte. The load generator builds every
+    // payload twice (to send it and to check the echo); computed byte by byte, 64 KiB payloads
+    // cost it three to four times the server's CPU, on the same two cores (docs/PERFORMANCE.md,
+    // "Where the time goes"); copied, about as much as the server's.
     let (pattern, start) = if text {
         (&patterns().0, seq % 26)
     } else {
@@ -556,10 +560,10 @@ where
 
 /// `conns` connections each sending `per_conn` messages of `size` bytes, one at a time. A
 /// scenario whose name ends in `pinned` runs the server on CPU 0 and the load generator on
-/// CPU 1 (see [`pin_apart`]).
+/// CPU 1 (see [`Pinned`]).
 fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per_conn: usize) -> Result<Row> {
     let srv = ServerProc::start(server, 0)?;
-    let pinned = name.ends_with("pinned") && pin_apart(&srv)?;
+    let pinned = if name.ends_with("pinned") { Pinned::apart(&srv)? } else { Pinned::none() };
     let clients =
         (0..conns).map(|_| client::connect(server, srv.addr, "/echo")).collect::<std::io::Result<_>>()?;
     let measured = measure(&srv, clients, move |c, client| {
@@ -577,10 +581,7 @@ fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per
         ("size".into(), size.to_string()),
         measured.client_note(conns * per_conn),
     ];
-    if pinned {
-        unpin_self();
-        notes.push(("cpus".into(), "server 0, client 1".into()));
-    }
+    pinned.note(&mut notes);
     Ok(Row {
         scenario: name.into(),
         server: server.into(),
@@ -593,7 +594,7 @@ fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per
 }
 
 /// `conns` connections keeping `window` messages in flight. A scenario whose name ends in
-/// `pinned` runs the server on CPU 0 and the load generator on CPU 1 (see [`pin_apart`]).
+/// `pinned` runs the server on CPU 0 and the load generator on CPU 1 (see [`Pinned`]).
 fn pipelined(
     server: &str,
     name: &str,
@@ -603,7 +604,7 @@ fn pipelined(
     per_conn: usize,
 ) -> Result<Row> {
     let srv = ServerProc::start(server, 0)?;
-    let pinned = name.ends_with("pinned") && pin_apart(&srv)?;
+    let pinned = if name.ends_with("pinned") { Pinned::apart(&srv)? } else { Pinned::none() };
     let clients =
         (0..conns).map(|_| client::connect(server, srv.addr, "/echo")).collect::<std::io::Result<_>>()?;
     let measured = measure(&srv, clients, move |c, client| {
@@ -629,10 +630,7 @@ fn pipelined(
         ("MiB/s".into(), format!("{mib_s:.0}")),
         measured.client_note(conns * per_conn),
     ];
-    if pinned {
-        unpin_self();
-        notes.push(("cpus".into(), "server 0, client 1".into()));
-    }
+    pinned.note(&mut notes);
     Ok(Row {
         scenario: name.into(),
         server: server.into(),
@@ -644,20 +642,46 @@ fn pipelined(
     })
 }
 
-/// With two cores or more: pins every thread of the server to CPU 0 (threads it starts later,
-/// such as connection threads, inherit it) and the calling thread to CPU 1 (as do the threads it
-/// starts). Returns whether it pinned; [`unpin_self`] undoes the second part.
-fn pin_apart(srv: &ServerProc) -> Result<bool> {
-    if cores() < 2 {
-        return Ok(false);
+/// The server on CPU 0 and the load generator on CPU 1, while this lives: dropping it lets the
+/// calling thread run on every CPU again, also when a scenario fails half-way.
+struct Pinned(bool);
+
+impl Pinned {
+    /// With two cores or more: pins every thread of the server to CPU 0 (threads it starts
+    /// later, such as connection threads, inherit it) and the calling thread to CPU 1 (as do
+    /// the threads it starts). With one core it pins nothing.
+    fn apart(srv: &ServerProc) -> Result<Pinned> {
+        if cores() < 2 {
+            return Ok(Pinned(false));
+        }
+        for task in std::fs::read_dir(format!("/proc/{}/task", srv.child.id()))?.flatten() {
+            if let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) {
+                pin(tid, &[0]);
+            }
+        }
+        pin(0, &[1]);
+        Ok(Pinned(true))
     }
-    for task in std::fs::read_dir(format!("/proc/{}/task", srv.child.id()))?.flatten() {
-        if let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) {
-            pin(tid, &[0]);
+
+    /// Nothing pinned.
+    fn none() -> Pinned {
+        Pinned(false)
+    }
+
+    /// Says in a row's notes where the server and the load generator ran, if they were pinned.
+    fn note(&self, notes: &mut Vec<(String, String)>) {
+        if self.0 {
+            notes.push(("cpus".into(), "server 0, client 1".into()));
         }
     }
-    pin(0, &[1]);
-    Ok(true)
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if self.0 {
+            unpin_self();
+        }
+    }
 }
 
 /// Lets the calling thread run on every CPU again.
@@ -686,15 +710,9 @@ fn pin(tid: i32, cpus: &[usize]) {
 fn latency(server: &str, count: usize) -> Result<Row> {
     let srv = ServerProc::start(server, 0)?;
     let mut client = client::connect(server, srv.addr, "/echo")?;
-    let pinned = pin_apart(&srv)?;
-    let row = latency_rounds(server, &srv, client.as_mut(), count);
-    if pinned {
-        unpin_self();
-    }
-    let mut row = row?;
-    if pinned {
-        row.notes.push(("cpus".into(), "server 0, client 1".into()));
-    }
+    let pinned = Pinned::apart(&srv)?;
+    let mut row = latency_rounds(server, &srv, client.as_mut(), count)?;
+    pinned.note(&mut row.notes);
     Ok(row)
 }
 

@@ -137,9 +137,10 @@ fn naive_tungstenite_echo(stream: TcpStream) {
     }
 }
 
-/// The WebSocket floor: the least a WebSocket echo does, with none of the protocol's checks.
-/// tungstenite's handshake, then per frame: read the header, read the payload, unmask it eight
-/// bytes at a time (the tests' client's `mask`), write header and payload back in one write.
+/// A minimal WebSocket echo, written plainly, with none of the protocol's checks (no UTF-8, no
+/// close handshake, no limits): tungstenite's handshake, then per frame: read the header's
+/// fields and the payload with unbuffered `read_exact`s, unmask it eight bytes at a time (the
+/// tests' client's `mask`), write header and payload back in one write.
 /// The client sends nothing before the handshake's answer, so tungstenite holds no bytes of a
 /// frame when it is left.
 fn bare_ws_echo(stream: TcpStream) {
