@@ -105,8 +105,8 @@ impl ClientConfig {
         self
     }
 
-    /// Largest frame payload accepted from the server; a larger one closes with 1009. At
-    /// least 1. Defaults to 1 MiB.
+    /// Largest data frame payload accepted from the server; a larger one closes with 1009. At
+    /// least 1 (control frames have their own limit, 125 bytes). Defaults to 1 MiB.
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = bytes;
         self

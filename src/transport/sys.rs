@@ -18,17 +18,10 @@ pub(crate) fn send_nonblocking(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = slices.as_ptr() as *mut libc::iovec;
     msg.msg_iovlen = slices.len() as _;
-    loop {
-        // SAFETY: the descriptor is owned by `stream`, alive for the call; `msg` is valid.
-        let n = unsafe { libc::sendmsg(stream.as_raw_fd(), &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    // SAFETY: the descriptor is owned by `stream`, alive for the call; `msg` is valid.
+    retry_interrupted(|| unsafe {
+        libc::sendmsg(stream.as_raw_fd(), &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+    })
 }
 
 /// Like [`send_nonblocking`] for one buffer: a `send`, which costs the kernel less than a
@@ -37,17 +30,18 @@ pub(crate) fn send_nonblocking(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[allow(unsafe_code)]
 pub(crate) fn send_one_nonblocking(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    // SAFETY: the descriptor is owned by `stream`, alive for the call; `buf` is valid for
+    // `buf.len()` bytes, which the kernel only reads.
+    retry_interrupted(|| unsafe { libc::send(stream.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags) })
+}
+
+/// Makes the system call `call` until it is not interrupted by a signal: its result as a byte
+/// count, or the error it set.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn retry_interrupted(mut call: impl FnMut() -> libc::ssize_t) -> io::Result<usize> {
     loop {
-        // SAFETY: the descriptor is owned by `stream`, alive for the call; `buf` is valid for
-        // `buf.len()` bytes, which the kernel only reads.
-        let n = unsafe {
-            libc::send(
-                stream.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
+        let n = call();
         if n >= 0 {
             return Ok(n as usize);
         }
