@@ -47,22 +47,37 @@ t1=$(seconds)
 tests_list=$list
 [ "$list" = all ] && tests_list=aarch64,armv6,mips
 # The min-size builds run beside the tests, at the lowest priority and in a build folder of
-# their own (cargo locks a folder for one run; min-size shares no artifact with the release
-# flavour anyway: its std is built with other features). The tests under qemu wait on sockets
-# and timeouts much of the time, and the builds take what CPU they leave; at nice 19 they get
-# little of a core that a test wants.
+# their own (cargo locks a folder for one run; they share little with the release flavour
+# anyway: their std is built with other features, and only the host's build scripts are
+# compiled twice). The tests under qemu wait on sockets and timeouts much of the time, and the
+# builds take what CPU they leave; at nice 19 they get little of a core that a test wants. A
+# build that fails is reported once the tests are done.
 min_log=$root/target/cross/min-size.log
+min_pid=$root/target/cross/min-size.pid
 mkdir -p "$root/target/cross"
-# setsid: a process group of their own, so that a failure below can stop cargo and rustc too.
+# A run killed outright (SIGKILL) cannot stop its builds: the next run stops them first, so that
+# they neither hold the folder's lock nor share the cores.
+# (Only if that group still runs cross/build.sh: the number may have been reused since.)
+if [ -s "$min_pid" ] && ps -o args= -g "$(cat "$min_pid")" 2>/dev/null | grep -q 'cross/build.sh'; then
+  kill -- "-$(cat "$min_pid")" 2>/dev/null || true
+fi
+# setsid: a process group of their own (a non-interactive shell's background job is no group
+# leader, so setsid does not fork and $! is the group's id), so that a failure below can stop
+# cargo and rustc too.
 CROSS_TARGET_DIR=$root/target/cross/build-min-size setsid nice -n 19 bash cross/build.sh "$list" min-size \
   >"$min_log" 2>&1 &
 min_size=$!
-# Failed tests leave no build behind.
-trap '[ -z "${min_size:-}" ] || kill -- "-$min_size" 2>/dev/null || true' EXIT
+echo "$min_size" >"$min_pid"
+# Failed tests, or a signal, leave no build behind.
+stop_min_size() { [ -z "${min_size:-}" ] || kill -- "-$min_size" 2>/dev/null || true; }
+trap stop_min_size EXIT
+trap 'stop_min_size; exit 1' INT TERM
 bash cross/build.sh "$tests_list" test
 t2=$(seconds)
 wait "$min_size" || { cat "$min_log"; echo "cross-test: the min-size builds failed" >&2; exit 1; }
 min_size=
+rm -f "$min_pid"
+trap - INT TERM
 cat "$min_log"
 t3=$(seconds)
 
