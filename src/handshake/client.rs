@@ -135,15 +135,21 @@ impl From<HandshakeError> for ResponseFailure {
 }
 
 /// Reads the response head into `buf` (leaving the server's first frames there), and for a
-/// status other than 101 the body too, as an error.
+/// status other than 101 the body too, as an error. As on the server's side, the head is
+/// parsed again only once a line has ended since the last parse.
 pub(crate) fn read_response(
     r: &mut impl Read,
     buf: &mut InBuf,
     max: usize,
 ) -> Result<Response, ResponseFailure> {
+    // Bytes of `buf.available()` the last parse saw (compacting the buffer moves them, in
+    // order, so the count stays right).
+    let mut parsed = 0;
     loop {
-        if !buf.available().is_empty() {
-            if let Some((used, response)) = parse_head(buf.available())? {
+        let available = buf.available();
+        if available[parsed..].contains(&b'\n') {
+            parsed = available.len();
+            if let Some((used, response)) = parse_head(available)? {
                 if used > max {
                     return Err(HandshakeError::Malformed(format!("head longer than {max} bytes")).into());
                 }

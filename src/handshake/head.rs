@@ -21,15 +21,23 @@ pub(crate) enum ReadFailure {
 }
 
 /// Reads one request head into `buf`, leaving any bytes after it (early frames) in `buf`.
+///
+/// The head is parsed again only once a line has ended since the last parse (a head is
+/// complete, or newly malformed, only at a line's end): a client that sends its head a byte at
+/// a time costs one parse per line, not one per byte, each of up to `max` bytes.
 pub(crate) fn read_request(
     r: &mut impl Read,
     buf: &mut InBuf,
     max: usize,
     remote_addr: SocketAddr,
 ) -> Result<Request, ReadFailure> {
+    // Bytes of `buf.available()` the last parse saw (compacting the buffer moves them, in
+    // order, so the count stays right).
+    let mut parsed = 0;
     loop {
-        if !buf.available().is_empty() {
-            match parse_head(buf.available(), remote_addr) {
+        let available = buf.available();
+        if available[parsed..].contains(&b'\n') {
+            match parse_head(available, remote_addr) {
                 Ok(Some((used, _))) if used > max => {
                     return Err(ReadFailure::Reject(Rejection::new(431, "request head too large")));
                 }
@@ -37,7 +45,7 @@ pub(crate) fn read_request(
                     buf.consume(used);
                     return Ok(req);
                 }
-                Ok(None) => {}
+                Ok(None) => parsed = available.len(),
                 Err(rejection) => return Err(ReadFailure::Reject(rejection)),
             }
         }
@@ -116,16 +124,21 @@ mod tests {
     use super::*;
 
     const ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1);
+
+    fn parse(head: &[u8]) -> Result<Option<(usize, Request)>, Rejection> {
+        parse_head(head, ADDR)
+    }
+
     #[test]
     fn request_heads() {
         let head = b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-Two: 1\r\nx-two: 2\r\n\r\nearly frame";
-        assert!(parse_head(&head[..20], ADDR).unwrap().is_none(), "a partial head waits for more");
-        let (used, req) = parse_head(head, ADDR).unwrap().unwrap();
+        assert!(parse(&head[..20]).unwrap().is_none(), "a partial head waits for more");
+        let (used, req) = parse(head).unwrap().unwrap();
         assert_eq!(&head[used..], b"early frame");
         assert_eq!((req.path(), req.query()), ("/a", Some("b=1")));
         let twos: Vec<_> = req.headers().filter(|(k, _)| *k == "x-two").map(|(_, v)| v).collect();
         assert_eq!(twos, ["1", "2"]);
-        let status = |head: &[u8]| parse_head(head, ADDR).unwrap_err().status;
+        let status = |head: &[u8]| parse(head).unwrap_err().status;
         assert_eq!(status(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n"), 405);
         assert_eq!(status(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n"), 400);
         assert_eq!(status(b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n"), 400);
@@ -155,6 +168,43 @@ mod tests {
         let req = read_request(&mut src, &mut buf, 1024, ADDR).unwrap();
         assert_eq!((req.path(), req.query()), ("/x", Some("y=1")));
         assert_eq!(buf.available(), b"\x81", "bytes after the head stay buffered");
+    }
+
+    /// Hands out its bytes one per read; past them, a read fails (the test would have waited
+    /// for more).
+    struct OneByte<'a>(&'a [u8]);
+
+    impl Read for OneByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some((&first, rest)) = self.0.split_first() else {
+                return Err(io::ErrorKind::WouldBlock.into());
+            };
+            buf[0] = first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn a_head_sent_byte_by_byte_is_read_whole_and_judged_at_its_first_line_end() {
+        let mut buf = InBuf::new(256);
+        let head = b"GET /slow HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n";
+        let req = read_request(&mut OneByte(head), &mut buf, 1024, ADDR).unwrap();
+        assert_eq!((req.path(), req.header("x")), ("/slow", Some("y")));
+        // A malformed request line is refused when it ends, without waiting for the rest of
+        // the head.
+        let mut buf = InBuf::new(256);
+        match read_request(&mut OneByte(b"GET / HTTQ/1.1\r\n"), &mut buf, 1024, ADDR) {
+            Err(ReadFailure::Reject(r)) => assert_eq!(r.status, 400),
+            other => panic!("expected 400 at the request line's end, got {other:?}"),
+        }
+        // With no line ending at all, the size limit still applies.
+        let mut buf = InBuf::new(256);
+        let endless = [b'A'; 400];
+        match read_request(&mut OneByte(&endless), &mut buf, 300, ADDR) {
+            Err(ReadFailure::Reject(r)) => assert_eq!(r.status, 431),
+            other => panic!("expected 431, got {other:?}"),
+        }
     }
 
     #[test]
