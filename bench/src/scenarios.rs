@@ -90,21 +90,8 @@ impl Row {
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let all = [
-        "pingpong32",
-        "pingpong32pinned",
-        "pipelined64k",
-        "pipelined64kpinned",
-        "latency",
-        "text1k",
-        "deflate1k",
-        "broadcast1k",
-        "idle1000",
-        "client32",
-        "clientidle1000",
-    ];
     let wanted: Vec<String> = if args.scenario.is_empty() {
-        all.iter().map(|s| s.to_string()).collect()
+        PEER_SCENARIOS.iter().chain(&SYNCWS_ONLY_SCENARIOS).map(|s| s.to_string()).collect()
     } else {
         args.scenario.clone()
     };
@@ -224,6 +211,9 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// The scenarios that only syncws runs; with [`PEER_SCENARIOS`], the default run.
+const SYNCWS_ONLY_SCENARIOS: [&str; 3] = ["broadcast1k", "client32", "clientidle1000"];
 
 /// The scenarios that peers run (with `--peers`).
 const PEER_SCENARIOS: [&str; 8] = [
