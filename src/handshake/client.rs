@@ -135,19 +135,18 @@ impl From<HandshakeError> for ResponseFailure {
 }
 
 /// Reads the response head into `buf` (leaving the server's first frames there), and for a
-/// status other than 101 the body too, as an error. As on the server's side, the head is
-/// parsed again only once a line has ended since the last parse.
+/// status other than 101 the body too, as an error. The head is parsed again only once a line
+/// has ended since the last parse ([`InBuf::line_ended_after`]).
 pub(crate) fn read_response(
     r: &mut impl Read,
     buf: &mut InBuf,
     max: usize,
 ) -> Result<Response, ResponseFailure> {
-    // Bytes of `buf.available()` the last parse saw (compacting the buffer moves them, in
-    // order, so the count stays right).
+    // Bytes of `buf.available()` the last parse saw.
     let mut parsed = 0;
     loop {
-        let available = buf.available();
-        if available[parsed..].contains(&b'\n') {
+        if buf.line_ended_after(parsed) {
+            let available = buf.available();
             parsed = available.len();
             if let Some((used, response)) = parse_head(available)? {
                 if used > max {

@@ -22,21 +22,19 @@ pub(crate) enum ReadFailure {
 
 /// Reads one request head into `buf`, leaving any bytes after it (early frames) in `buf`.
 ///
-/// The head is parsed again only once a line has ended since the last parse (a head is
-/// complete, or newly malformed, only at a line's end): a client that sends its head a byte at
-/// a time costs one parse per line, not one per byte, each of up to `max` bytes.
+/// The head is parsed again only once a line has ended since the last parse
+/// ([`InBuf::line_ended_after`]).
 pub(crate) fn read_request(
     r: &mut impl Read,
     buf: &mut InBuf,
     max: usize,
     remote_addr: SocketAddr,
 ) -> Result<Request, ReadFailure> {
-    // Bytes of `buf.available()` the last parse saw (compacting the buffer moves them, in
-    // order, so the count stays right).
+    // Bytes of `buf.available()` the last parse saw.
     let mut parsed = 0;
     loop {
-        let available = buf.available();
-        if available[parsed..].contains(&b'\n') {
+        if buf.line_ended_after(parsed) {
+            let available = buf.available();
             match parse_head(available, remote_addr) {
                 Ok(Some((used, _))) if used > max => {
                     return Err(ReadFailure::Reject(Rejection::new(431, "request head too large")));

@@ -36,6 +36,15 @@ impl InBuf {
         &self.data[self.start..self.end]
     }
 
+    /// Whether a line ended (a `\n` arrived) among the unconsumed bytes after the first `seen`
+    /// of them. The HTTP head readers parse again only then: a head is complete, or newly
+    /// malformed, only at a line's end, so a peer that sends its head a byte at a time costs
+    /// one parse per line, not one per byte. `seen` stays right when [`fill`](Self::fill)
+    /// compacts: the unconsumed bytes move in order.
+    pub(crate) fn line_ended_after(&self, seen: usize) -> bool {
+        self.available().get(seen..).is_some_and(|new| new.contains(&b'\n'))
+    }
+
     /// Marks `n` bytes as consumed.
     pub(crate) fn consume(&mut self, n: usize) {
         self.start += n;
@@ -97,6 +106,16 @@ impl InBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_end_counts_only_after_the_bytes_seen() {
+        let mut b = InBuf::new(64);
+        let mut src: &[u8] = b"GET / HTTP/1.1\r\nHo";
+        b.fill(&mut src, 64).unwrap();
+        assert!(b.line_ended_after(0));
+        assert!(!b.line_ended_after(16), "the only line end is among the bytes seen");
+        assert!(!b.line_ended_after(100), "past the end: nothing new");
+    }
 
     #[test]
     fn grows_compacts_and_consumes() {
