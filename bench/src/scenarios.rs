@@ -467,22 +467,18 @@ fn clock_ticks() -> f64 {
 
 /// A payload unique to (connection, sequence number), so that every echo is checked.
 pub(crate) fn payload(conn: usize, seq: usize, size: usize, text: bool) -> Vec<u8> {
-    // Byte i is b'a' + (i + seq) % 26 for text, (7 * i + seq) % 256 otherwise: a slice of one
-    // long pattern, copied rather than computed byte by byte. The load generator builds every
-    // payload twice (to send it and to check the echo); computed byte by byte, 64 KiB payloads
-    // cost it three to four times the server's CPU, on the same two cores (docs/PERFORMANCE.md,
-    // "Where the time goes"); copied, about as much as the server's.
-    let (pattern, start) = if text {
-        (&patterns().0, seq % 26)
-    } else {
-        // 7 * 183 = 1 (mod 256): shifting the index by 183 * seq adds seq to every byte.
-        (&patterns().1, (seq % 256) * 183 % 256)
-    };
-    let mut p = match pattern.get(start..start + size) {
+    // Byte i is pattern_byte(i + shift): b'a' + (i + seq) % 26 for text, (7 * i + seq) % 256
+    // otherwise. Copied from one long pattern rather than computed byte by byte: the load
+    // generator builds every payload twice (to send it and to check the echo), and computed
+    // byte by byte, 64 KiB payloads cost it three to four times the server's CPU, on the same
+    // two cores (docs/PERFORMANCE.md, "Where the time goes"); copied, about as much as the
+    // server's.
+    // For binary, 7 * 183 = 1 (mod 256): shifting the index by 183 * seq adds seq to every byte.
+    let shift = if text { seq % 26 } else { (seq % 256) * 183 % 256 };
+    let pattern = if text { &patterns().0 } else { &patterns().1 };
+    let mut p = match pattern.get(shift..shift + size) {
         Some(slice) => slice.to_vec(),
-        None => (0..size)
-            .map(|i| if text { b'a' + ((i + seq) % 26) as u8 } else { (i * 7 + seq) as u8 })
-            .collect(),
+        None => (shift..shift + size).map(|j| pattern_byte(j, text)).collect(),
     };
     let tag = format!("{conn}:{seq};");
     let n = tag.len().min(size);
@@ -490,14 +486,20 @@ pub(crate) fn payload(conn: usize, seq: usize, size: usize, text: bool) -> Vec<u
     p
 }
 
+/// Byte `j` of the text or the binary pattern.
+fn pattern_byte(j: usize, text: bool) -> u8 {
+    if text { b'a' + (j % 26) as u8 } else { (j * 7) as u8 }
+}
+
 /// The text and binary patterns that [`payload`] slices, long enough for payloads of 1 MiB.
 fn patterns() -> &'static (Vec<u8>, Vec<u8>) {
     static PATTERNS: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
     PATTERNS.get_or_init(|| {
         let len = (1 << 20) + 256;
-        let text = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
-        let binary = (0..len).map(|i| (i * 7) as u8).collect();
-        (text, binary)
+        (
+            (0..len).map(|j| pattern_byte(j, true)).collect(),
+            (0..len).map(|j| pattern_byte(j, false)).collect(),
+        )
     })
 }
 
@@ -553,7 +555,7 @@ where
 /// CPU 1 (see [`Pinned`]).
 fn pingpong(server: &str, name: &str, conns: usize, size: usize, text: bool, per_conn: usize) -> Result<Row> {
     let srv = ServerProc::start(server, 0)?;
-    let pinned = if name.ends_with("pinned") { Pinned::apart(&srv)? } else { Pinned::none() };
+    let pinned = Pinned::if_named(name, &srv)?;
     let clients =
         (0..conns).map(|_| client::connect(server, srv.addr, "/echo")).collect::<std::io::Result<_>>()?;
     let measured = measure(&srv, clients, move |c, client| {
@@ -594,7 +596,7 @@ fn pipelined(
     per_conn: usize,
 ) -> Result<Row> {
     let srv = ServerProc::start(server, 0)?;
-    let pinned = if name.ends_with("pinned") { Pinned::apart(&srv)? } else { Pinned::none() };
+    let pinned = Pinned::if_named(name, &srv)?;
     let clients =
         (0..conns).map(|_| client::connect(server, srv.addr, "/echo")).collect::<std::io::Result<_>>()?;
     let measured = measure(&srv, clients, move |c, client| {
@@ -653,9 +655,10 @@ impl Pinned {
         Ok(Pinned(true))
     }
 
-    /// Nothing pinned.
-    fn none() -> Pinned {
-        Pinned(false)
+    /// [`Pinned::apart`] for a scenario whose name ends in `pinned`; nothing pinned for the
+    /// others.
+    fn if_named(scenario: &str, srv: &ServerProc) -> Result<Pinned> {
+        if scenario.ends_with("pinned") { Pinned::apart(srv) } else { Ok(Pinned(false)) }
     }
 
     /// Says in a row's notes where the server and the load generator ran, if they were pinned.
